@@ -1,0 +1,35 @@
+"""clrdsl — one language for training-hyperparameter schedules.
+
+    >>> import clrdsl
+    >>> s = clrdsl.compile("triangular(0.001, 0.006, step=2000) * exp(gamma=0.99994, on=iterations)")
+    >>> round(s(2000), 6)
+    0.00544
+
+``import clrdsl`` imports no framework: backends load lazily through entry points.
+"""
+
+from .api import check, compile
+from .errors import (
+    ClrdslError,
+    ClrdslLimitError,
+    ClrdslNameError,
+    ClrdslPluginError,
+    ClrdslSyntaxError,
+    ClrdslTypeError,
+    ClrdslValueError,
+    Source,
+    Span,
+)
+from .functions import Param, ParamError, ScaleFn, Shape
+from .model import CheckedSchedule
+from .parse import parse
+from .unparse import from_json, to_json, unparse
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "check", "compile", "parse", "unparse", "to_json", "from_json",
+    "ClrdslError", "ClrdslSyntaxError", "ClrdslNameError", "ClrdslTypeError", "ClrdslValueError",
+    "ClrdslLimitError", "ClrdslPluginError", "Source", "Span",
+    "Shape", "ScaleFn", "Param", "ParamError", "CheckedSchedule",
+]

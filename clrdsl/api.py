@@ -1,0 +1,53 @@
+"""The public API: parse, check, compile."""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from . import registry
+from .check import check_program
+from .errors import ClrdslError, ClrdslTypeError, Source
+from .model import CheckedSchedule
+from .parse import parse
+
+
+def check(text: str | CheckedSchedule, *, steps_per_epoch: int | None = None,
+          total_steps: int | None = None, name: str = "<expr>") -> CheckedSchedule:
+    """Parse and check an expression: the semantic model every backend compiles.
+
+    Units resolve with the bindings: ``4ep`` needs ``steps_per_epoch``, ``30%`` needs
+    ``total_steps``. Raises a :class:`ClrdslError` with spans on bad input.
+    """
+    if isinstance(text, CheckedSchedule):
+        given = {k: v for k, v in (("steps_per_epoch", steps_per_epoch), ("total_steps", total_steps))
+                 if v is not None}
+        if not given or given == {k: v for k, v in text.bindings if k in given}:
+            return text
+        text = text.expr
+    source = Source(text, name) if isinstance(text, str) else None
+    prog = parse(text, name)
+    return check_program(prog, source, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+
+
+def compile(expr: str | CheckedSchedule | Mapping[Any, Any], backend: str = "numpy", *,
+            steps_per_epoch: int | None = None, total_steps: int | None = None, **options: Any):
+    """Compile an expression to a backend's native schedule object.
+
+    ``backend`` names a ``clrdsl.backends`` plugin (numpy, torch, keras, ...);
+    ``options`` go to that backend (for torch: ``optimizer=``, ...). A mapping of
+    expressions (``{"lr": ..., "momentum": ...}``, or per parameter group) is checked
+    value by value and handed to the backend as a mapping of checked schedules.
+    """
+    b = registry.get_backend(backend)
+    bindings = {"steps_per_epoch": steps_per_epoch, "total_steps": total_steps}
+    if isinstance(expr, Mapping):
+        checked: Any = {k: _check_value(v, bindings, f"<{k}>") for k, v in expr.items()}
+    else:
+        checked = check(expr, **bindings)
+    return b.compile(checked, **options)
+
+
+def _check_value(v, bindings, name):
+    if isinstance(v, Mapping):
+        return {k: _check_value(x, bindings, f"{name[:-1]}.{k}>") for k, x in v.items()}
+    return check(v, name=name, **bindings)

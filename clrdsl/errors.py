@@ -1,0 +1,308 @@
+"""Source spans and the diagnostics every clrdsl error carries.
+
+Every error the project raises for bad input is a :class:`ClrdslError`. It holds one
+or more :class:`Diagnostic` records (several errors in one input are reported
+together, capped at :data:`MAX_DIAGNOSTICS`); the exception's class, ``code`` and
+``span`` are those of the first. Each kind also subclasses the matching builtin, so
+``except ValueError`` keeps working for callers that know nothing of clrdsl.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, field
+from typing import Iterable, Sequence
+
+MAX_DIAGNOSTICS = 8
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range ``[start, end)`` in a source text."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            object.__setattr__(self, "end", self.start)
+
+    def join(self, other: "Span | None") -> "Span":
+        if other is None:
+            return self
+        return Span(min(self.start, other.start), max(self.end, other.end))
+
+
+@dataclass(frozen=True)
+class Source:
+    """A named source text (an expression, a config value, the prelude)."""
+
+    text: str
+    name: str = "<expr>"
+
+    def line_col(self, offset: int) -> tuple[int, int]:
+        """1-based line and column of a character offset."""
+        offset = max(0, min(offset, len(self.text)))
+        line = self.text.count("\n", 0, offset) + 1
+        col = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
+        return line, col
+
+    def line_text(self, line: int) -> str:
+        lines = self.text.split("\n")
+        return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+@dataclass(frozen=True)
+class Label:
+    """A secondary span with a short label ("first given here")."""
+
+    span: Span
+    text: str
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    span: Span | None = None
+    expected: str | None = None
+    found: str | None = None
+    hint: str | None = None
+    labels: tuple[Label, ...] = ()
+    notes: tuple[str, ...] = ()
+    kind: str = "value"  # syntax | name | type | value | limit | plugin
+
+
+class ClrdslError(Exception):
+    """Base of every clrdsl error: code, span, message, expected/found, did-you-mean."""
+
+    kind = "value"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str = "E000",
+        span: Span | None = None,
+        expected: str | None = None,
+        found: str | None = None,
+        hint: str | None = None,
+        labels: Sequence[Label] = (),
+        notes: Sequence[str] = (),
+        source: Source | None = None,
+        diagnostics: Sequence[Diagnostic] | None = None,
+        truncated: int = 0,
+    ) -> None:
+        if diagnostics is None:
+            diagnostics = [
+                Diagnostic(
+                    code=code,
+                    message=message or "",
+                    span=span,
+                    expected=expected,
+                    found=found,
+                    hint=hint,
+                    labels=tuple(labels),
+                    notes=tuple(notes),
+                    kind=self.kind,
+                )
+            ]
+        self.diagnostics: list[Diagnostic] = list(diagnostics)
+        self.source = source
+        self.truncated = truncated
+        first = self.diagnostics[0]
+        self.code = first.code
+        self.span = first.span
+        self.message = first.message
+        self.expected = first.expected
+        self.found = first.found
+        self.hint = first.hint
+        super().__init__(first.message)
+
+    # Builtins such as SyntaxError format themselves; we always render our own way.
+    def __str__(self) -> str:
+        return self.render(color=False)
+
+    def __reduce__(self):  # picklable across processes (multiprocessing, DDP)
+        return (_rebuild_error, (type(self), self.diagnostics, self.source, self.truncated))
+
+    def with_source(self, source: Source) -> "ClrdslError":
+        if self.source is None:
+            self.source = source
+        return self
+
+    # -- rendering -----------------------------------------------------------------
+    def render(self, color: bool = False) -> str:
+        parts = [_render_one(d, self.source, color) for d in self.diagnostics]
+        if self.truncated:
+            parts.append(f"... and {self.truncated} more error(s) not shown")
+        return "\n\n".join(parts)
+
+    def to_json(self) -> dict:
+        def one(d: Diagnostic) -> dict:
+            out: dict = {"code": d.code, "kind": d.kind, "message": d.message}
+            if d.span is not None:
+                out["span"] = _span_json(d.span, self.source)
+            for key in ("expected", "found", "hint"):
+                if getattr(d, key) is not None:
+                    out[key] = getattr(d, key)
+            if d.labels:
+                out["labels"] = [
+                    {"span": _span_json(lb.span, self.source), "text": lb.text} for lb in d.labels
+                ]
+            if d.notes:
+                out["notes"] = list(d.notes)
+            return out
+
+        return {
+            "source": self.source.name if self.source else None,
+            "errors": [one(d) for d in self.diagnostics],
+            "truncated": self.truncated,
+        }
+
+    def to_json_str(self) -> str:
+        return json.dumps(self.to_json(), indent=2)
+
+
+class ClrdslSyntaxError(ClrdslError, SyntaxError):
+    kind = "syntax"
+
+
+class ClrdslNameError(ClrdslError, NameError):
+    kind = "name"
+
+
+class ClrdslTypeError(ClrdslError, TypeError):
+    kind = "type"
+
+
+class ClrdslValueError(ClrdslError, ValueError):
+    kind = "value"
+
+
+class ClrdslLimitError(ClrdslValueError):
+    """The input is too long or too deeply nested."""
+
+    kind = "limit"
+
+
+class ClrdslPluginError(ClrdslError, ImportError):
+    """A backend or function plugin is unknown, broken or missing its framework."""
+
+    kind = "plugin"
+
+
+_KIND_CLASS = {
+    "syntax": ClrdslSyntaxError,
+    "name": ClrdslNameError,
+    "type": ClrdslTypeError,
+    "value": ClrdslValueError,
+    "limit": ClrdslLimitError,
+    "plugin": ClrdslPluginError,
+}
+
+
+def _rebuild_error(cls, diagnostics, source, truncated):
+    return cls(diagnostics=diagnostics, source=source, truncated=truncated)
+
+
+def error_from(diagnostics: Sequence[Diagnostic], source: Source | None) -> ClrdslError:
+    """One exception for several diagnostics: the class is that of the first."""
+    shown = list(diagnostics[:MAX_DIAGNOSTICS])
+    cls = _KIND_CLASS.get(shown[0].kind, ClrdslError)
+    return cls(diagnostics=shown, source=source, truncated=max(0, len(diagnostics) - len(shown)))
+
+
+class Collector:
+    """Gathers diagnostics so that one pass can report several errors at once."""
+
+    def __init__(self, source: Source | None) -> None:
+        self.source = source
+        self.diagnostics: list[Diagnostic] = []
+
+    def add(self, err: ClrdslError) -> None:
+        self.diagnostics.extend(err.diagnostics)
+
+    def raise_if_any(self) -> None:
+        if self.diagnostics:
+            raise error_from(self.diagnostics, self.source)
+
+
+def did_you_mean(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
+    """Close matches for a misspelt name, best first (case-insensitive)."""
+    cands = sorted(set(candidates))
+    lower = {c.lower(): c for c in cands}
+    hits = difflib.get_close_matches(word.lower(), list(lower), n=n, cutoff=0.6)
+    return [lower[h] for h in hits]
+
+
+def suggestion_hint(word: str, candidates: Iterable[str]) -> str | None:
+    close = did_you_mean(word, candidates)
+    if not close:
+        return None
+    if len(close) == 1:
+        return f"did you mean `{close[0]}`?"
+    return "did you mean " + ", ".join(f"`{c}`" for c in close[:-1]) + f" or `{close[-1]}`?"
+
+
+# -- rendering helpers -------------------------------------------------------------
+
+_STYLE = {"error": "\x1b[1;31m", "note": "\x1b[1;36m", "caret": "\x1b[1;31m", "end": "\x1b[0m"}
+
+
+def _span_json(span: Span, source: Source | None) -> dict:
+    out = {"start": span.start, "end": span.end}
+    if source is not None:
+        line, col = source.line_col(span.start)
+        out.update(line=line, column=col)
+    return out
+
+
+def _render_one(d: Diagnostic, source: Source | None, color: bool) -> str:
+    def st(key: str, text: str) -> str:
+        return f"{_STYLE[key]}{text}{_STYLE['end']}" if color else text
+
+    lines = [st("error", f"error[{d.code}]") + f": {d.message}"]
+    if source is not None and d.span is not None:
+        lines.extend(_snippet(source, d.span, "", st))
+        line = source.line_col(d.span.start)[0]
+        for lb in d.labels:
+            if source.line_col(lb.span.start)[0] == line:  # same line: one more caret row
+                lines.append(_snippet(source, lb.span, lb.text, st)[-1].replace("^", "-"))
+            else:
+                lines.extend(_snippet(source, lb.span, lb.text, st))
+    if d.expected is not None:
+        lines.append(f"  expected: {d.expected}")
+    if d.found is not None:
+        lines.append(f"     found: {d.found}")
+    if d.hint:
+        lines.append(st("note", "      help") + f": {d.hint}")
+    for n in d.notes:
+        lines.append(st("note", "      note") + f": {n}")
+    return "\n".join(lines)
+
+
+def _snippet(source: Source, span: Span, label: str, st) -> list[str]:
+    line, col = source.line_col(span.start)
+    end_line, end_col = source.line_col(span.end)
+    text = source.line_text(line)
+    width = (end_col - col) if end_line == line else (len(text) - col + 1)
+    width = max(1, width)
+    gutter = f"{line} | "
+    pad = " " * len(str(line))
+    out = [f"  --> {source.name}:{line}:{col}"] if not label else []
+    # Long lines (a 64 KiB expression) are cut around the span.
+    if len(text) > 120:
+        lo = max(0, col - 1 - 50)
+        hi = min(len(text), lo + 110)
+        shown = ("..." if lo else "") + text[lo:hi] + ("..." if hi < len(text) else "")
+        caret_col = col - 1 - lo + (3 if lo else 0)
+        width = min(width, hi - (col - 1))
+    else:
+        shown, caret_col = text, col - 1
+    out.append(f"{pad} |")
+    out.append(f"{gutter}{shown}")
+    caret = " " * caret_col + st("caret", "^" * max(1, width))
+    out.append(f"{pad} | {caret}" + (f" {label}" if label else ""))
+    return out

@@ -1,0 +1,329 @@
+"""The semantic model: what a checked expression means, and all a backend sees.
+
+Every name is resolved, every unit converted to updates, every prelude definition
+expanded, every parameter validated. Nodes are frozen; spans (into the user's text)
+are kept out of equality and repr and serve only later diagnostics (lints).
+
+Schedules (functions of a 0-based clock ``t`` → float):
+
+- :class:`Const` — a number.
+- :class:`Prim` — a shape from a plugin, with its resolved arguments.
+- :class:`Seq` — ``a >> b >> …``: phase ``i`` runs on ``[start_i, start_i + length_i)``
+  with its clock restarted at 0; the boundary belongs to the new phase.
+- :class:`Pointwise` — ``+ - * /`` of schedules and numbers on a shared clock.
+- :class:`Modulate` — ``schedule * scale``: ``base + (value - base) · scale``.
+
+Scales (of the schedule's own clock, ``on=iterations``, or of its 0-based cycle
+index, ``on=cycle``): :class:`ScalePrim`, :class:`ScaleExpr` (an inline formula of
+``x``), :class:`ScaleMul`, :class:`ScalePow`, :class:`ScaleConst`.
+
+Past its length a finite schedule holds its value at ``t = length``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+from .errors import Span
+from .functions import ScaleFn, Shape
+
+INF = math.inf
+
+
+def _nospan():
+    return field(default=None, compare=False, repr=False)
+
+
+# -- schedules ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Const:
+    value: float
+    length: float = INF
+    span: Span | None = _nospan()
+
+    @property
+    def base(self) -> float:
+        return 0.0
+
+    cyclic = False
+
+
+@dataclass(frozen=True)
+class Prim:
+    shape: Shape
+    args: tuple[tuple[str, Any], ...]
+    length: float = INF
+    base: float | None = None
+    span: Span | None = _nospan()
+
+    @property
+    def name(self) -> str:
+        return self.shape.name
+
+    @property
+    def kwargs(self) -> dict[str, Any]:
+        return dict(self.args)
+
+    @property
+    def cyclic(self) -> bool:
+        return self.shape.cycle is not None
+
+    @property
+    def period(self) -> float | None:
+        return self.shape.period(self.kwargs) if self.shape.period else None
+
+
+@dataclass(frozen=True)
+class Seq:
+    phases: tuple["Sched", ...]
+    starts: tuple[float, ...]
+    length: float = INF
+    span: Span | None = _nospan()
+
+    @property
+    def base(self) -> float | None:
+        bases = [p.base for p in self.phases]
+        return None if any(b is None for b in bases) else min(bases)
+
+    cyclic = False
+
+
+@dataclass(frozen=True)
+class Pointwise:
+    op: str  # + - * /
+    left: "Sched"
+    right: "Sched"
+    length: float = INF
+    base: float | None = None
+    span: Span | None = _nospan()
+
+    @property
+    def cyclic(self) -> bool:
+        return self.cycle_source is not None
+
+    @property
+    def cycle_source(self) -> "Sched | None":
+        """The operand whose cycles this schedule has (the other being a constant)."""
+        l_c, r_c = isinstance(self.left, Const), isinstance(self.right, Const)
+        if r_c and self.left.cyclic:
+            return self.left
+        if l_c and self.right.cyclic:
+            return self.right
+        return None
+
+
+@dataclass(frozen=True)
+class Modulate:
+    sched: "Sched"
+    scale: "Scale"
+    span: Span | None = _nospan()
+
+    @property
+    def length(self) -> float:
+        return self.sched.length
+
+    @property
+    def base(self) -> float | None:
+        return self.sched.base
+
+    @property
+    def cyclic(self) -> bool:
+        return self.sched.cyclic
+
+
+@dataclass(frozen=True)
+class Window:
+    """``take(s, over=n)``: ``s`` cut to length ``n`` (then it holds ``s(n)``)."""
+
+    sched: "Sched"
+    length: float
+    span: Span | None = _nospan()
+
+    @property
+    def base(self) -> float | None:
+        return self.sched.base
+
+    @property
+    def cyclic(self) -> bool:
+        return self.sched.cyclic
+
+
+Sched = Union[Const, Prim, Seq, Pointwise, Modulate, Window]
+
+# -- scales -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ScalePrim:
+    fn: ScaleFn
+    args: tuple[tuple[str, Any], ...]
+    clock: str  # iterations | cycle
+    span: Span | None = _nospan()
+
+    @property
+    def name(self) -> str:
+        return self.fn.name
+
+
+@dataclass(frozen=True)
+class XVar:
+    """The clock variable ``x`` of an inline scale."""
+
+
+@dataclass(frozen=True)
+class XNum:
+    value: float
+
+
+@dataclass(frozen=True)
+class XBin:
+    op: str  # + - * / **
+    left: "XExpr"
+    right: "XExpr"
+
+
+@dataclass(frozen=True)
+class XNeg:
+    operand: "XExpr"
+
+
+@dataclass(frozen=True)
+class XCall:
+    fn: str  # a math function name: sin, cos, exp, log, sqrt, abs, floor, tanh, min, max
+    args: tuple["XExpr", ...]
+
+
+XExpr = Union[XVar, XNum, XBin, XNeg, XCall]
+
+MATH_FUNCTIONS = {
+    "sin": 1, "cos": 1, "tan": 1, "tanh": 1, "exp": 1, "log": 1, "sqrt": 1,
+    "abs": 1, "floor": 1, "ceil": 1, "min": 2, "max": 2,
+}
+
+
+@dataclass(frozen=True)
+class ScaleExpr:
+    body: XExpr
+    clock: str
+    span: Span | None = _nospan()
+
+
+@dataclass(frozen=True)
+class ScaleConst:
+    value: float
+    span: Span | None = _nospan()
+
+
+@dataclass(frozen=True)
+class ScaleMul:
+    left: "Scale"
+    right: "Scale"
+    span: Span | None = _nospan()
+
+
+@dataclass(frozen=True)
+class ScalePow:
+    scale: "Scale"
+    power: float
+    span: Span | None = _nospan()
+
+
+Scale = Union[ScalePrim, ScaleExpr, ScaleConst, ScaleMul, ScalePow]
+
+
+def scale_clocks(s: Scale) -> set[str]:
+    if isinstance(s, (ScalePrim, ScaleExpr)):
+        return {s.clock}
+    if isinstance(s, ScaleMul):
+        return scale_clocks(s.left) | scale_clocks(s.right)
+    if isinstance(s, ScalePow):
+        return scale_clocks(s.scale)
+    return set()
+
+
+# -- the checked program ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckedSchedule:
+    """A checked expression: its canonical text, the bindings it was checked with,
+    and its meaning. This is what backends compile and what checkpoints store."""
+
+    expr: str
+    bindings: tuple[tuple[str, Any], ...]
+    root: Sched
+
+    @property
+    def length(self) -> float:
+        return self.root.length
+
+    @property
+    def bindings_dict(self) -> dict[str, Any]:
+        return dict(self.bindings)
+
+    @property
+    def fingerprint(self) -> str:
+        """A stable hash of the canonical expression and its bindings."""
+        blob = json.dumps({"expr": self.expr, "bindings": self.bindings_dict}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def to_json(self) -> dict:
+        return {
+            "expr": self.expr,
+            "bindings": self.bindings_dict,
+            "length": _num(self.root.length),
+            "model": to_json(self.root),
+        }
+
+
+def _num(v):
+    if isinstance(v, float) and math.isinf(v):
+        return "inf"
+    return v
+
+
+def to_json(node) -> Any:
+    """A JSON-ready description of a model node (what ``--format json`` prints)."""
+    if isinstance(node, Const):
+        return {"node": "const", "value": node.value, "length": _num(node.length)}
+    if isinstance(node, Prim):
+        return {"node": "shape", "name": node.name, "args": {k: _num(v) for k, v in node.args},
+                "length": _num(node.length), "base": node.base}
+    if isinstance(node, Seq):
+        return {"node": "seq", "starts": [_num(s) for s in node.starts],
+                "phases": [to_json(p) for p in node.phases], "length": _num(node.length)}
+    if isinstance(node, Pointwise):
+        return {"node": "pointwise", "op": node.op, "left": to_json(node.left),
+                "right": to_json(node.right), "length": _num(node.length)}
+    if isinstance(node, Modulate):
+        return {"node": "modulate", "schedule": to_json(node.sched), "scale": to_json(node.scale),
+                "base": node.base}
+    if isinstance(node, Window):
+        return {"node": "window", "schedule": to_json(node.sched), "length": _num(node.length)}
+    if isinstance(node, ScalePrim):
+        return {"node": "scale", "name": node.name, "args": dict(node.args), "on": node.clock}
+    if isinstance(node, ScaleExpr):
+        return {"node": "scale_expr", "body": to_json(node.body), "on": node.clock}
+    if isinstance(node, ScaleConst):
+        return {"node": "scale_const", "value": node.value}
+    if isinstance(node, ScaleMul):
+        return {"node": "scale_mul", "left": to_json(node.left), "right": to_json(node.right)}
+    if isinstance(node, ScalePow):
+        return {"node": "scale_pow", "scale": to_json(node.scale), "power": node.power}
+    if isinstance(node, XVar):
+        return "x"
+    if isinstance(node, XNum):
+        return node.value
+    if isinstance(node, XBin):
+        return {"op": node.op, "left": to_json(node.left), "right": to_json(node.right)}
+    if isinstance(node, XNeg):
+        return {"op": "neg", "operand": to_json(node.operand)}
+    if isinstance(node, XCall):
+        return {"call": node.fn, "args": [to_json(a) for a in node.args]}
+    raise TypeError(f"not a model node: {type(node).__name__}")

@@ -1,0 +1,527 @@
+"""Text → syntax tree. The only module of the project that imports lark.
+
+The grammar (``grammar/clrdsl.lark``) is loaded once per process. Lark's exceptions
+and trees never leave this module: every failure becomes a :class:`ClrdslError`
+with a span, what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from importlib import resources
+
+from . import syntax as S
+from .errors import (
+    ClrdslLimitError,
+    ClrdslSyntaxError,
+    Collector,
+    Label,
+    Source,
+    Span,
+    suggestion_hint,
+)
+
+MAX_LENGTH = 64 * 1024
+MAX_DEPTH = 200
+UNITS = ("it", "ep", "%")
+KEYWORDS = ("let", "def", "if", "then", "else")
+
+_NUM_RE = re.compile(
+    r"(?P<mant>\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)"
+    r"(?P<exp>[eE][+-]?\d(?:_?\d)*)?"
+    r"(?P<rest>.*)\Z",
+    re.S,
+)
+
+
+@functools.lru_cache(maxsize=None)
+def grammar_text() -> str:
+    return resources.files("clrdsl._grammar").joinpath("clrdsl.lark").read_text("utf-8")
+
+
+@functools.lru_cache(maxsize=None)
+def _parser():
+    import lark
+
+    return lark.Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        start=["start", "library"],
+        cache=False,
+    )
+
+
+@functools.lru_cache(maxsize=None)
+def _terminal_text() -> dict[str, str]:
+    """Lark terminal name → how a person would write it."""
+    out = {"$END": "end of input", "NUMBER": "a number", "NAME": "a name"}
+    for t in _parser().terminals:
+        if t.name not in out and t.pattern.type == "str":
+            out[t.name] = f"`{t.pattern.value}`"
+    return out
+
+
+def parse(text: str, name: str = "<expr>", *, library: bool = False) -> S.Program:
+    """Parse clrdsl text into a :class:`~clrdsl.syntax.Program`.
+
+    ``library=True`` parses definitions only (the prelude, a plugin's definitions):
+    the program's body is then None. Raises :class:`ClrdslSyntaxError` (or
+    :class:`ClrdslLimitError`) with spans.
+    """
+    source = Source(text, name)
+    if not isinstance(text, str):
+        raise ClrdslSyntaxError(
+            "a schedule must be text", code="E012", expected="a string", found=type(text).__name__
+        )
+    if len(text) > MAX_LENGTH:
+        raise ClrdslLimitError(
+            f"the input is {len(text)} characters long; the limit is {MAX_LENGTH}",
+            code="E013",
+            span=Span(MAX_LENGTH, len(text)),
+            expected=f"at most {MAX_LENGTH} characters",
+            found=f"{len(text)} characters",
+            source=source,
+        )
+    if not library and not _strip_comments(text).strip():
+        raise ClrdslSyntaxError(
+            "empty schedule",
+            code="E012",
+            span=Span(0, len(text)),
+            expected="an expression such as `triangular(0.001, 0.006, step=2000)`",
+            found="nothing",
+            source=source,
+        )
+    import lark
+
+    try:
+        tree = _parser().parse(text, start="library" if library else "start")
+    except lark.exceptions.UnexpectedInput as exc:
+        raise _translate(exc, source) from None
+    _check_depth(tree, source)
+    return _Builder(source).program(tree)
+
+
+def parse_expr(text: str, name: str = "<expr>") -> S.Expr:
+    """Parse text that must be a single expression (no definitions)."""
+    prog = parse(text, name)
+    if prog.definitions:
+        d = prog.definitions[0]
+        raise ClrdslSyntaxError(
+            "definitions are not allowed here", code="E015", span=d.span, source=Source(text, name),
+            expected="a single expression", found=f"a definition of `{d.name}`",
+        )
+    return prog.body
+
+
+# -- lark tree → syntax tree ---------------------------------------------------------
+
+
+def _span(meta_or_tok) -> Span:
+    if hasattr(meta_or_tok, "start_pos"):
+        return Span(meta_or_tok.start_pos, meta_or_tok.end_pos)
+    return Span(meta_or_tok.start_pos, meta_or_tok.end_pos)
+
+
+def _tree_span(tree) -> Span:
+    import lark
+
+    if isinstance(tree, lark.Token):
+        return Span(tree.start_pos, tree.end_pos)
+    if getattr(tree.meta, "empty", True):
+        return Span(0, 0)
+    return Span(tree.meta.start_pos, tree.meta.end_pos)
+
+
+_BINOPS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "then": ">>"}
+
+
+class _Builder:
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.errors = Collector(source)
+
+    def program(self, tree) -> S.Program:
+        kids = list(tree.children)
+        body = self.expr(kids.pop()) if tree.data == "start" else None
+        defs = tuple(self.definition(k) for k in kids)
+        self.errors.raise_if_any()
+        return S.Program(defs, body, span=Span(0, len(self.source.text)))
+
+    def definition(self, tree):
+        if tree.data == "let_def":
+            name, value = tree.children
+            return S.Let(str(name), self.expr(value), span=_tree_span(tree), name_span=_tree_span(name))
+        name, *rest = tree.children
+        body = self.expr(rest[-1])
+        params = []
+        seen: dict[str, Span] = {}
+        for p in rest[:-1]:
+            if p is None:
+                continue
+            pname, kind, default = p.children
+            pspan = _tree_span(pname)
+            if str(pname) in seen:
+                self.errors.add(
+                    ClrdslSyntaxError(
+                        f"parameter `{pname}` is declared twice",
+                        code="E016",
+                        span=pspan,
+                        labels=[Label(seen[str(pname)], "first declared here")],
+                        expected="distinct parameter names",
+                        found=f"`{pname}` again",
+                    )
+                )
+            seen[str(pname)] = pspan
+            params.append(
+                S.Param(
+                    str(pname),
+                    tuple(str(k) for k in kind.children) if kind is not None else None,
+                    self.expr(default) if default is not None else None,
+                    span=_tree_span(p),
+                )
+            )
+        return S.Def(str(name), tuple(params), body, span=_tree_span(tree), name_span=_tree_span(name))
+
+    def expr(self, tree) -> S.Expr:
+        import lark
+
+        if isinstance(tree, lark.Token):  # a bare token inlined by `?` rules
+            if tree.type == "NUMBER":
+                return self.number(tree)
+            return S.Name(str(tree), span=_tree_span(tree))
+        data = tree.data
+        span = _tree_span(tree)
+        if data == "number":
+            return self.number(tree.children[0])
+        if data == "name":
+            return S.Name(str(tree.children[0]), span=span)
+        if data == "neg":
+            return S.Neg(self.expr(tree.children[0]), span=span)
+        if data in _BINOPS:
+            left, right = (self.expr(c) for c in tree.children)
+            op = _BINOPS[data]
+            return S.BinOp(op, left, right, span=span, op_span=self._op_span(op, left.span, right.span))
+        if data == "if_expr":
+            c, a, b = (self.expr(x) for x in tree.children)
+            return S.If(c, a, b, span=span)
+        if data == "call":
+            return self.call(tree, span)
+        raise AssertionError(f"unhandled grammar rule {data!r}")  # grammar and builder disagree
+
+    def call(self, tree, span: Span) -> S.Call:
+        import lark
+
+        fname, *raw = tree.children
+        args: list[S.Arg] = []
+        first_kw: S.Arg | None = None
+        seen: dict[str, S.Arg] = {}
+        for a in raw:
+            if a is None:
+                continue
+            if isinstance(a, lark.Tree) and a.data == "kwarg":
+                kname, kval = a.children
+                arg = S.Arg(self.expr(kval), str(kname), span=_tree_span(a), name_span=_tree_span(kname))
+                if arg.name in seen:
+                    prev = seen[arg.name]
+                    self.errors.add(
+                        ClrdslSyntaxError(
+                            f"keyword argument `{arg.name}` is given twice in the call to `{fname}`",
+                            code="E008",
+                            span=arg.name_span,
+                            labels=[Label(prev.name_span, "first given here")],
+                            expected=f"`{arg.name}` at most once",
+                            found=f"`{arg.name}` again",
+                            hint="remove one of them",
+                        )
+                    )
+                seen[arg.name] = arg
+                first_kw = first_kw or arg
+            else:
+                arg = S.Arg(self.expr(a), None, span=_tree_span(a))
+                if first_kw is not None:
+                    self.errors.add(
+                        ClrdslSyntaxError(
+                            f"positional argument after a keyword argument in the call to `{fname}`",
+                            code="E007",
+                            span=arg.span,
+                            labels=[Label(first_kw.span, "keyword argument here")],
+                            expected="keyword arguments after all positional ones",
+                            found="a positional argument",
+                            hint="name this argument (`name=value`) or move it before the keywords",
+                        )
+                    )
+            args.append(arg)
+        return S.Call(str(fname), tuple(args), span=span, func_span=_tree_span(fname))
+
+    def number(self, tok) -> S.Num:
+        text = str(tok)
+        span = _tree_span(tok)
+        m = _NUM_RE.match(text)
+        rest = m.group("rest") if m else text
+        value_text = text[: len(text) - len(rest)] if m else "0"
+        if rest and rest[0] in "eE" and re.fullmatch(r"[eE][+-]?", rest):
+            self.errors.add(
+                ClrdslSyntaxError(
+                    f"malformed number `{text}`: the exponent has no digits",
+                    code="E010",
+                    span=span,
+                    expected="digits after the exponent marker, as in `1e-3`",
+                    found=f"`{text}`",
+                )
+            )
+            return S.Num(0.0, None, span=span)
+        unit = None
+        if rest:
+            if rest in UNITS:
+                unit = rest
+            else:
+                hint = suggestion_hint(rest, UNITS)
+                self.errors.add(
+                    ClrdslSyntaxError(
+                        f"unknown unit `{rest}` in `{text}`",
+                        code="E011",
+                        span=Span(span.start + len(value_text), span.end),
+                        expected="a unit: `it` (updates), `ep` (epochs) or `%` (of total_steps)",
+                        found=f"`{rest}`",
+                        hint=hint,
+                    )
+                )
+        return S.Num(float(value_text.replace("_", "")), unit, span=span)
+
+    def _op_span(self, op: str, left: Span | None, right: Span | None) -> Span | None:
+        if left is None or right is None:
+            return None
+        text = self.source.text
+        i = left.end
+        while i < right.start:
+            if text.startswith("#", i):
+                nl = text.find("\n", i)
+                i = right.start if nl < 0 else nl + 1
+                continue
+            if text.startswith(op, i):
+                return Span(i, i + len(op))
+            i += 1
+        return None
+
+
+def _check_depth(tree, source: Source) -> None:
+    """Reject trees deeper than MAX_DEPTH before any recursive pass walks them."""
+    import lark
+
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            span = _tree_span(node)
+            raise ClrdslLimitError(
+                f"the expression is nested more than {MAX_DEPTH} levels deep",
+                code="E014",
+                span=span,
+                expected=f"at most {MAX_DEPTH} levels of nesting",
+                found="deeper nesting",
+                hint="name intermediate pieces with `let`",
+                source=source,
+            )
+        if isinstance(node, lark.Tree):
+            stack.extend((c, depth + 1) for c in node.children if c is not None)
+
+
+# -- lark errors → diagnostics -------------------------------------------------------
+
+_EXPR_START = {"NUMBER", "NAME", "LPAR", "MINUS", "IF"}
+_OPERATORS = ("**", ">>", "+", "-", "*", "/", "=")
+
+
+def _strip_comments(text: str) -> str:
+    return re.sub(r"#[^\n]*", lambda m: " " * len(m.group()), text)
+
+
+def _describe_token(tok) -> str:
+    if tok.type == "$END":
+        return "end of input"
+    if tok.type == "NUMBER":
+        return f"number `{tok}`"
+    if tok.type == "NAME":
+        return f"name `{tok}`"
+    if str(tok) in KEYWORDS:
+        return f"keyword `{tok}`"
+    return f"`{tok}`"
+
+
+_OPERATOR_TERMS = {"PLUS", "MINUS", "STAR", "SLASH", "__ANON_0", "__ANON_1", "__ANON_2"}
+
+
+def _describe_expected(names) -> str:
+    names = set(names)
+    table = _terminal_text()
+    parts = []
+    if _EXPR_START & names and {"NUMBER", "NAME"} <= names:
+        parts.append("an expression")
+        names -= _EXPR_START
+    ops = {n for n in names if table.get(n, "").strip("`") in _OPERATORS and n != "EQUAL"}
+    if len(ops) > 1:
+        names -= ops
+        names.add("an operator")
+    order = ["COMMA", "RPAR", "EQUAL", "SEMICOLON"]
+    for n in sorted(names, key=lambda n: (order.index(n) if n in order else 99, n)):
+        parts.append(table.get(n, n))
+    if not parts:
+        return "something else"
+    if len(parts) > 6:
+        parts = parts[:6] + ["..."]
+    return ", ".join(parts[:-1]) + (" or " if len(parts) > 1 else "") + parts[-1]
+
+
+def _open_parens(text: str, upto: int) -> list[int]:
+    stack: list[int] = []
+    clean = _strip_comments(text)
+    for i, ch in enumerate(clean[:upto]):
+        if ch == "(":
+            stack.append(i)
+        elif ch == ")" and stack:
+            stack.pop()
+    return stack
+
+
+def _prev_operator(text: str, pos: int) -> Span | None:
+    clean = _strip_comments(text)[:pos].rstrip()
+    for op in _OPERATORS:
+        if clean.endswith(op):
+            return Span(len(clean) - len(op), len(clean))
+    return None
+
+
+def _translate(exc, source: Source) -> ClrdslSyntaxError:
+    import lark
+
+    text = source.text
+    if isinstance(exc, lark.exceptions.UnexpectedCharacters):
+        pos = exc.pos_in_stream
+        ch = text[pos]
+        span = Span(pos, pos + 1)
+        if ch == ":":
+            return ClrdslSyntaxError(
+                "`:` is not how arguments are named",
+                code="E009",
+                span=span,
+                expected=_describe_expected(exc.allowed or ()),
+                found="`:`",
+                hint="keyword arguments use `=`, as in `step=2000`",
+                source=source,
+            )
+        if ch == "[" or ch == "{":
+            hint = "group with parentheses `( )`"
+        elif ch == ".":
+            hint = "attribute access is not part of the language; call functions by name"
+        elif ch in "'\"":
+            hint = "identifiers are written bare, as in `on=cycle`"
+        else:
+            hint = None
+        return ClrdslSyntaxError(
+            f"unexpected character `{ch}`",
+            code="E001",
+            span=span,
+            expected=_describe_expected(exc.allowed or ()),
+            found=f"`{ch}`",
+            hint=hint,
+            source=source,
+        )
+
+    tok = exc.token
+    expected = set(getattr(exc, "expected", ()) or ())
+    if tok.type == "$END":
+        end = len(text.rstrip())
+        opens = _open_parens(text, len(text))
+        if opens and "RPAR" in expected:
+            return ClrdslSyntaxError(
+                "unclosed `(`",
+                code="E004",
+                span=Span(opens[-1], opens[-1] + 1),
+                expected="`)` before the end of input",
+                found="end of input",
+                hint="add the missing `)`",
+                source=source,
+            )
+        op = _prev_operator(text, end)
+        if op is not None and {"NUMBER", "NAME"} <= expected:
+            return ClrdslSyntaxError(
+                f"`{text[op.start:op.end]}` at the end has no right-hand operand",
+                code="E006",
+                span=op,
+                expected="an expression after the operator",
+                found="end of input",
+                hint="complete the expression or remove the trailing operator",
+                source=source,
+            )
+        if "LET" in expected and "DEF" in expected:
+            return ClrdslSyntaxError(
+                "the definitions are not followed by an expression",
+                code="E018",
+                span=Span(end, end),
+                expected="the schedule expression after the last definition",
+                found="end of input",
+                hint="end with the expression that uses the definitions, e.g. `warm >> decay`",
+                source=source,
+            )
+        return ClrdslSyntaxError(
+            "unexpected end of input",
+            code="E002",
+            span=Span(end, end),
+            expected=_describe_expected(expected),
+            found="end of input",
+            source=source,
+        )
+
+    span = Span(tok.start_pos, tok.end_pos)
+    found = _describe_token(tok)
+    if tok.type == "RPAR" and not _open_parens(text, tok.start_pos):
+        return ClrdslSyntaxError(
+            "unmatched `)`", code="E005", span=span, expected=_describe_expected(expected),
+            found="`)` with no `(` before it", hint="remove it or add the missing `(`", source=source,
+        )
+    if "COMMA" in expected and tok.type in _EXPR_START - {"MINUS"}:
+        return ClrdslSyntaxError(
+            "missing `,` between arguments",
+            code="E003",
+            span=span,
+            expected="`,` or `)`",
+            found=found,
+            hint="separate arguments with `,`",
+            source=source,
+        )
+    if tok.type == "COLON":
+        return ClrdslSyntaxError(
+            "`:` is not how arguments are named", code="E009", span=span,
+            expected=_describe_expected(expected), found="`:`",
+            hint="keyword arguments use `=`, as in `step=2000`", source=source,
+        )
+    if tok.type == "EQUAL":
+        return ClrdslSyntaxError(
+            "`=` names a keyword argument or a definition; it is not an operator",
+            code="E015", span=span, expected=_describe_expected(expected), found="`=`",
+            hint="inside a call write `name=value`; at top level write `let name = value`",
+            source=source,
+        )
+    op = _prev_operator(text, tok.start_pos)
+    if op is not None and {"NUMBER", "NAME"} <= expected:
+        return ClrdslSyntaxError(
+            f"`{text[op.start:op.end]}` needs an expression on its right",
+            code="E006",
+            span=span,
+            labels=[Label(op, "this operator")],
+            expected="an expression",
+            found=found,
+            source=source,
+        )
+    return ClrdslSyntaxError(
+        f"unexpected {found}",
+        code="E002",
+        span=span,
+        expected=_describe_expected(expected),
+        found=found,
+        source=source,
+    )

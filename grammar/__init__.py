@@ -1,0 +1,1 @@
+"""The clrdsl grammar and prelude, shipped as package data (``clrdsl._grammar``)."""

@@ -699,10 +699,15 @@ class Checker:
         return ScaleV(M.ScalePrim(fn, tuple(args.items()), clock, span=node.span), node.span)
 
     def inline_scale(self, node: S.Call, ctx: _Ctx) -> ScaleV:
-        params = [Param("body", "any"), Param("on", "choice", "iterations", ("iterations", "cycle"))]
+        params = [Param("on", "choice", "iterations", ("iterations", "cycle"))]
         body_ctx = _Ctx(ctx.env, ctx.defs, ctx.source, clock=True, depth=ctx.depth)
         args, _ = self.bind("scale", params, _only_kw(node, "on"), ctx)
         body_arg = [a for a in node.args if a.name is None or a.name == "body"]
+        if len(body_arg) > 1 or any(a.name not in (None, "body", "on") for a in node.args):
+            raise ClrdslTypeError(
+                "`scale` takes one formula of `x` and `on=`", code="E104", span=node.span,
+                expected="scale(formula, on=iterations|cycle)", found=unparse(node),
+            )
         if not body_arg:
             raise ClrdslTypeError(
                 "`scale` needs a formula of the clock `x`", code="E106", span=node.span,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Mapping
 
 from . import registry
@@ -25,8 +26,15 @@ def check(text: str | CheckedSchedule, *, steps_per_epoch: int | None = None,
             return text
         text = text.expr
     source = Source(text, name) if isinstance(text, str) else None
-    prog = parse(text, name)
+    prog = _parse_cached(text, name) if isinstance(text, str) else parse(text, name)
     return check_program(prog, source, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_cached(text: str, name: str):
+    # Syntax trees are immutable, so a repeated expression (a config value read on every
+    # run, a schedule rebuilt per parameter group) skips the parser; checking is cheap.
+    return parse(text, name)
 
 
 def compile(expr: str | CheckedSchedule | Mapping[Any, Any], backend: str = "numpy", *,

@@ -151,22 +151,45 @@ class Checker:
         errors = Collector(self.source)
         for d in prog.definitions:
             if isinstance(d, S.Def):
-                defs[d.name] = DefV(d, env, self.source)
+                try:
+                    self.check_def(d)
+                    defs[d.name] = DefV(d, env, self.source)
+                except ClrdslError as exc:
+                    errors.add(exc)
+                    defs[d.name] = None  # poisoned: calls of it report nothing more
             else:
                 try:
                     env[d.name] = self.expr(d.value, ctx)
+                except _Poisoned:  # uses an earlier failed definition, already reported
+                    env[d.name] = None
                 except ClrdslError as exc:
                     errors.add(exc)
                     env[d.name] = None  # poisoned: uses of it report nothing more
         body = None
         try:
             body = self.expr(prog.body, ctx)
+        except _Poisoned:
+            pass
         except ClrdslError as exc:
             errors.add(exc)
         errors.raise_if_any()
-        return self.as_schedule(body, "the whole expression")
+        return self.as_schedule(body, "the whole expression", ctx)
 
-    def as_schedule(self, v, what: str) -> M.Sched:
+    def check_def(self, d: S.Def) -> None:
+        """A parameter kind is a known kind or a choice of two or more identifiers."""
+        errors = Collector(self.source)
+        kinds = [k for k in KINDS if k != "choice"]
+        for p in d.params:
+            if p.kind is not None and len(p.kind) == 1 and p.kind[0] not in kinds:
+                errors.add(ClrdslNameError(
+                    f"unknown parameter kind `{p.kind[0]}` for `{p.name}` of `{d.name}`",
+                    code="E108", span=p.span, expected="one of " + ", ".join(f"`{k}`" for k in kinds)
+                    + ", or a choice of two or more identifiers such as `cos|linear`",
+                    found=f"`{p.kind[0]}`", hint=suggestion_hint(p.kind[0], kinds),
+                ))
+        errors.raise_if_any()
+
+    def as_schedule(self, v, what: str, ctx: _Ctx | None = None) -> M.Sched:
         if isinstance(v, SchedV):
             return v.node
         if isinstance(v, NumV) and not v.duration:
@@ -179,7 +202,7 @@ class Checker:
                 "e.g. `triangular(0.001, 0.006, step=2000) * exp(gamma=0.99994)`",
             )
         if isinstance(v, IdentV):
-            raise self.unknown_name(v, None)
+            raise self.unknown_name(v, ctx)
         raise ClrdslTypeError(
             f"{what} is {type_name(v)}, not a schedule",
             code="E201", span=v.span, expected="a schedule or a number", found=type_name(v),
@@ -205,6 +228,7 @@ class Checker:
                 raise ClrdslTypeError(
                     "the condition of `if` must be `true` or `false`",
                     code="E202", span=node.cond.span, expected="`true` or `false`", found=type_name(cond),
+                    hint=suggestion_hint(cond.name, ("true", "false")) if isinstance(cond, IdentV) else None,
                 )
             return self.expr(node.then if cond.name == "true" else node.orelse, ctx)
         raise TypeError(f"not an expression node: {type(node).__name__}")
@@ -260,10 +284,20 @@ class Checker:
             known |= set(ctx.env)
             if ctx.clock:
                 known.add("x")
+        functions = set(prelude()) | set(registry.functions.names()) | {"scale", "take"}
+        if ctx is not None:
+            functions |= set(ctx.defs)
+        if v.name in functions:
+            hint = f"`{v.name}` is a function: call it with its arguments, `{v.name}(...)`"
+        elif v.name == "x":
+            hint = "`x` is the clock inside an inline scale, e.g. `scale(0.5 * (1 + sin(x * pi / 2)), on=cycle)`"
+        else:
+            close = [c if c in known else f"{c}(...)" for c in did_you_mean(v.name, known | functions)]
+            hint = _did_you_mean_text(close)
         return ClrdslNameError(
             f"unknown name `{v.name}`",
             code="E101", span=v.span, expected="a number, a defined name or a function call",
-            found=f"`{v.name}`", hint=suggestion_hint(v.name, known),
+            found=f"`{v.name}`", hint=hint,
         )
 
     def neg(self, node: S.Neg, ctx: _Ctx):
@@ -329,6 +363,9 @@ class Checker:
                                     "its amplitude with a scale (`schedule * exp(...)`)")
             if op == "**":
                 raise self.op_error(node, left, right, "`**` applies to numbers and scales")
+            if op == "/" and isinstance(right, NumV) and right.value == 0:
+                raise ClrdslValueError("division by zero", code="E304", span=node.op_span or span,
+                                       expected="a non-zero divisor", found=f"{type_name(left)} / 0")
             l = left.node if isinstance(left, SchedV) else M.Const(float(left.value))
             r = right.node if isinstance(right, SchedV) else M.Const(float(right.value))
             return SchedV(self.pointwise(op, l, r, span), span)
@@ -475,6 +512,8 @@ class Checker:
                 found=f"`{name}` expanding again",
             )
         if name in ctx.defs:
+            if ctx.defs[name] is None:  # its definition failed and was reported
+                raise _Poisoned()
             return self.expand(ctx.defs[name], node, ctx)
         if name == "scale":
             return self.inline_scale(node, ctx)
@@ -562,7 +601,7 @@ class Checker:
                 spans[p.name] = arg.span
                 try:
                     raw = self.expr(arg.value, ctx)
-                    values[p.name] = self.coerce(raw, p, fname)
+                    values[p.name] = self.coerce(raw, p, fname, ctx)
                 except _Poisoned:
                     values[p.name] = _POISON
                 except ClrdslError as exc:
@@ -580,7 +619,7 @@ class Checker:
                 values[p.name] = _POISON
             else:
                 spans[p.name] = node.span
-                if any(v is _POISON for v in values.values()):
+                if p.name in misspelt or any(v is _POISON for v in values.values()):
                     values[p.name] = _POISON
                     continue
                 try:
@@ -594,7 +633,7 @@ class Checker:
             raise _Poisoned()
         return values, spans
 
-    def coerce(self, v, p: Param, fname: str):
+    def coerce(self, v, p: Param, fname: str, ctx: _Ctx | None = None):
         """Check a value against a parameter kind; returns the backend-ready value
         (float, int for integral durations, bool, str, model node)."""
         kind = p.kind
@@ -638,7 +677,7 @@ class Checker:
             raise bad("a scale")
         # numeric kinds
         if isinstance(v, IdentV):
-            raise self.unknown_name(v, None)
+            raise self.unknown_name(v, ctx)
         if not isinstance(v, NumV):
             hint = None
             if isinstance(v, SchedV):
@@ -769,7 +808,7 @@ class Checker:
                 kind, choices = "choice", p.kind
             else:
                 kind, choices = p.kind[0], ()
-            params.append(Param(p.name, kind, REQUIRED if p.default is None else p.default, choices))
+            params.append(Param(p.name, kind, REQUIRED if p.default is None else _Shown(p.default), choices))
         decl = {p.name: p for p in d.node.params}
 
         def default(p: Param, so_far: dict):
@@ -779,16 +818,23 @@ class Checker:
             raw = self._in_def(d, node, lambda: self.expr(decl[p.name].default, dctx))
             return self.coerce(_respan(raw, node.span), p, d.node.name)
 
-        args, _ = self.bind(d.node.name, params, node, ctx, coerce_default=default)
+        args, arg_spans = self.bind(d.node.name, params, node, ctx, coerce_default=default)
         env = dict(d.env)
         env.update({k: _as_value(v, node.span) for k, v in args.items()})
         body_ctx = _Ctx(env, _defs_of(d, ctx), d.source, clock=False, depth=ctx.depth + 1)
-        result = self._in_def(d, node, lambda: self.expr(d.node.body, body_ctx))
+        result = self._in_def(d, node, lambda: self.expr(d.node.body, body_ctx), arg_spans)
+        if d.source is not self.source and isinstance(result, (SchedV, ScaleV)):
+            # the expansion's model node spans the call in the user's text, not the prelude's
+            from dataclasses import replace
+
+            result = type(result)(replace(result.node, span=node.span), node.span)
         return _respan(result, node.span)
 
-    def _in_def(self, d: DefV, node: S.Call, thunk):
+    def _in_def(self, d: DefV, node: S.Call, thunk, arg_spans: dict | None = None):
         """Run a step of a definition's expansion; errors that point into another
-        source (the prelude) are re-pointed at the call in the user's text."""
+        source (the prelude) are re-pointed at the user's text: at the caller's
+        argument when the failing piece is just that parameter passed on, else at the
+        call."""
         if d.source is self.source:
             return thunk()
         try:
@@ -797,11 +843,26 @@ class Checker:
             diags = []
             for diag in exc.diagnostics:
                 note = f"while expanding `{d.node.name}`"
+                span = node.span
                 if diag.span is not None:
                     line, _ = d.source.line_col(diag.span.start)
                     note += f" ({d.source.name} line {line}: {d.source.line_text(line).strip()})"
-                diags.append(_with_span(diag, node.span, extra_note=note))
-            raise error_from(diags, self.source) from None
+                    piece = d.source.text[diag.span.start:diag.span.end].split("=")[-1].strip()
+                    user = (arg_spans or {}).get(piece)
+                    if user is not None and user != node.span:
+                        span = user
+                diags.append(_with_span(diag, span, extra_note=note))
+            raise error_from(diags, self.source, exc.truncated) from None
+
+
+class _Shown:
+    """A ``def`` parameter's default as the signature in a message shows it."""
+
+    def __init__(self, node) -> None:
+        self.node = node
+
+    def __str__(self) -> str:
+        return unparse(self.node)
 
 
 class _Poisoned(Exception):
@@ -826,6 +887,13 @@ _OP_EXPECTED = {
     "**": "number ** number or scale ** number",
     ">>": "schedule >> schedule",
 }
+
+
+def _did_you_mean_text(names: list[str]) -> str | None:
+    if not names:
+        return None
+    quoted = [f"`{n}`" for n in names]
+    return "did you mean " + (quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]) + "?"
 
 
 def _sig(fname: str, params: list[Param]) -> str:

@@ -207,11 +207,14 @@ def _rebuild_error(cls, diagnostics, source, truncated):
     return cls(diagnostics=diagnostics, source=source, truncated=truncated)
 
 
-def error_from(diagnostics: Sequence[Diagnostic], source: Source | None) -> ClrdslError:
-    """One exception for several diagnostics: the class is that of the first."""
+def error_from(diagnostics: Sequence[Diagnostic], source: Source | None, truncated: int = 0) -> ClrdslError:
+    """One exception for several diagnostics: the class is that of the first.
+
+    ``truncated`` counts diagnostics already dropped (by an inner collector)."""
     shown = list(diagnostics[:MAX_DIAGNOSTICS])
     cls = _KIND_CLASS.get(shown[0].kind, ClrdslError)
-    return cls(diagnostics=shown, source=source, truncated=max(0, len(diagnostics) - len(shown)))
+    return cls(diagnostics=shown, source=source,
+               truncated=truncated + max(0, len(diagnostics) - len(shown)))
 
 
 class Collector:
@@ -220,13 +223,15 @@ class Collector:
     def __init__(self, source: Source | None) -> None:
         self.source = source
         self.diagnostics: list[Diagnostic] = []
+        self.truncated = 0
 
     def add(self, err: ClrdslError) -> None:
         self.diagnostics.extend(err.diagnostics)
+        self.truncated += err.truncated
 
     def raise_if_any(self) -> None:
         if self.diagnostics:
-            raise error_from(self.diagnostics, self.source)
+            raise error_from(self.diagnostics, self.source, self.truncated)
 
 
 def did_you_mean(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
@@ -265,13 +270,19 @@ def _render_one(d: Diagnostic, source: Source | None, color: bool) -> str:
 
     lines = [st("error", f"error[{d.code}]") + f": {d.message}"]
     if source is not None and d.span is not None:
-        lines.extend(_snippet(source, d.span, "", st))
-        line = source.line_col(d.span.start)[0]
-        for lb in d.labels:
-            if source.line_col(lb.span.start)[0] == line:  # same line: one more caret row
-                lines.append(_snippet(source, lb.span, lb.text, st)[-1].replace("^", "-"))
+        spans = [d.span] + [lb.span for lb in d.labels]
+        gw = max(len(str(source.line_col(sp.start)[0])) for sp in spans)  # gutter width
+        line, col = source.line_col(d.span.start)
+        lo = _window_start(source.line_text(line), col)
+        lines.append(f"{' ' * gw}--> {source.name}:{line}:{col}")
+        lines.extend(_snippet(source, d.span, "", st, gw, lo))
+        for lb in d.labels:  # secondary spans are underlined with `-`
+            lb_line, lb_col = source.line_col(lb.span.start)
+            if lb_line == line and _window_start(source.line_text(line), lb_col) == lo:
+                # same line, same window: one more underline row under the primary's
+                lines.append(_snippet(source, lb.span, lb.text, st, gw, lo, mark="-")[-1])
             else:
-                lines.extend(_snippet(source, lb.span, lb.text, st))
+                lines.extend(_snippet(source, lb.span, lb.text, st, gw, None, mark="-"))
     if d.expected is not None:
         lines.append(f"  expected: {d.expected}")
     if d.found is not None:
@@ -283,26 +294,35 @@ def _render_one(d: Diagnostic, source: Source | None, color: bool) -> str:
     return "\n".join(lines)
 
 
-def _snippet(source: Source, span: Span, label: str, st) -> list[str]:
+_LONG_LINE = 120  # longer source lines (a 64 KiB expression) are cut around the span
+
+
+def _window_start(text: str, col: int) -> int:
+    """Where the shown part of a long line starts, for a span at 1-based ``col``."""
+    return 0 if len(text) <= _LONG_LINE else max(0, col - 1 - 50)
+
+
+def _snippet(source: Source, span: Span, label: str, st, gw: int, lo: int | None,
+             mark: str = "^") -> list[str]:
+    """The source line of ``span`` and a row underlining it (``^`` for the primary
+    span, ``-`` for a label), in a gutter ``gw`` characters wide."""
     line, col = source.line_col(span.start)
     end_line, end_col = source.line_col(span.end)
-    text = source.line_text(line)
+    text = source.line_text(line).replace("\t", " ")  # one column per character
     width = (end_col - col) if end_line == line else (len(text) - col + 1)
-    width = max(1, width)
-    gutter = f"{line} | "
-    pad = " " * len(str(line))
-    out = [f"  --> {source.name}:{line}:{col}"] if not label else []
-    # Long lines (a 64 KiB expression) are cut around the span.
-    if len(text) > 120:
-        lo = max(0, col - 1 - 50)
+    if lo is None:
+        lo = _window_start(text, col)
+    if len(text) > _LONG_LINE:
         hi = min(len(text), lo + 110)
         shown = ("..." if lo else "") + text[lo:hi] + ("..." if hi < len(text) else "")
         caret_col = col - 1 - lo + (3 if lo else 0)
         width = min(width, hi - (col - 1))
     else:
         shown, caret_col = text, col - 1
-    out.append(f"{pad} |")
-    out.append(f"{gutter}{shown}")
-    caret = " " * caret_col + st("caret", "^" * max(1, width))
-    out.append(f"{pad} | {caret}" + (f" {label}" if label else ""))
-    return out
+    pad = " " * gw
+    underline = " " * caret_col + st("caret" if mark == "^" else "note", mark * max(1, width))
+    return [
+        f"{pad} |",
+        f"{str(line).rjust(gw)} | {shown}",
+        f"{pad} | {underline}" + (f" {label}" if label else ""),
+    ]

@@ -79,15 +79,27 @@ def _seq(node: M.Seq, ops: Any) -> Callable[[Any], Any]:
 
         return pick
 
+    inner = [_node(p, ops) for p in node.phases]
+    clocks = [_phase_clock(start, p.length, ops) for start, p in zip(starts, node.phases)]
+
     def where_chain(t):
         # Boundaries are half-open: at t == start the new phase applies, its clock at 0.
-        out = phases[-1](ops.maximum(t - starts[-1], 0))
-        for i in range(len(phases) - 2, -1, -1):
-            clock = ops.maximum(t - starts[i], 0)
-            out = ops.where(t < starts[i + 1], phases[i](clock), out)
+        out = inner[-1](clocks[-1](t))
+        for i in range(len(inner) - 2, -1, -1):
+            out = ops.where(t < starts[i + 1], inner[i](clocks[i](t)), out)
         return out
 
     return where_chain
+
+
+def _phase_clock(start: float, length: float, ops: Any) -> Callable[[Any], Any]:
+    """A phase's own clock for a whole array of steps: ``t - start`` held in ``[0, length]``
+    (steps outside the phase are computed, then discarded by the where-chain)."""
+    if start == 0:
+        return (lambda t: t) if math.isinf(length) else (lambda t: ops.minimum(t, length))
+    if math.isinf(length):
+        return lambda t: ops.maximum(t - start, 0)
+    return lambda t: ops.clip(t - start, 0, length)
 
 
 def _modulate(node: M.Modulate, ops: Any) -> Callable[[Any], Any]:

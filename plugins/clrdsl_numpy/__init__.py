@@ -57,12 +57,16 @@ class NumpySchedule:
                 arr = arr.astype(np.int64)
             else:
                 raise TypeError(f"steps must be integers (optimizer updates), got dtype {arr.dtype}")
-        arr = np.maximum(arr.astype(np.int64, copy=False), 0)
+        arr = arr.astype(np.int64, copy=False)
+        if arr.size and arr.min() < 0:  # steps before the start read as step 0
+            arr = np.maximum(arr, 0)
         with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-            out = np.broadcast_to(np.asarray(self._fn(arr), dtype=np.float64), arr.shape)
+            out = np.asarray(self._fn(arr), dtype=np.float64)
+        if out.shape != arr.shape:  # a constant part broadcasts to the steps' shape
+            out = np.broadcast_to(out, arr.shape).copy()
         if out.ndim == 0:
             return float(out)
-        return np.array(out)
+        return out  # a fresh float64 array (never a view of the caller's steps)
 
     def __repr__(self) -> str:
         return f"NumpySchedule({self.expr!r})"
@@ -78,6 +82,12 @@ class NumpyBackend:
         if options:
             raise TypeError(f"the numpy backend takes no options (got {', '.join(options)})")
         return NumpySchedule(checked)
+
+    def emit(self, checked) -> str:
+        """Standalone NumPy source for the schedule (``clrdsl compile``; no clrdsl needed to run it)."""
+        from .emit import emit
+
+        return emit(checked)
 
 
 backend = NumpyBackend()

@@ -1,13 +1,72 @@
-"""The torch backend (work in progress)."""
+"""The PyTorch backend: clrdsl expressions as a ``torch.optim.lr_scheduler.LRScheduler``.
+
+    sched = clrdsl.compile("onecycle(0.1, total=10_000)", backend="torch", optimizer=opt)
+    for batch in loader:
+        ...
+        opt.step()
+        sched.step()
+
+See :class:`~clrdsl_torch.scheduler.ClrdslScheduler` and ``docs/torch.md``. This
+package is imported only when the torch backend is used (``import clrdsl`` never
+imports torch).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clrdsl.errors import ClrdslTypeError, suggestion_hint
+
+from .scheduler import FORMAT, ClrdslScheduler
+
+__all__ = ["ClrdslScheduler", "FORMAT", "backend", "lightning_config"]
+
+_OPTIONS = ("optimizer", "relative", "capturable", "retarget")
 
 
-class _Backend:
+class TorchBackend:
+    """The ``torch`` entry of the ``clrdsl.backends`` group."""
+
     name = "torch"
     requires = ("torch",)
     extra = "torch"
 
-    def compile(self, checked, **options):
-        raise NotImplementedError("the torch backend is not implemented yet")
+    def compile(self, checked: Any, **options: Any) -> ClrdslScheduler:
+        """A :class:`ClrdslScheduler` for ``optimizer=`` (required).
+
+        ``checked`` is one checked schedule (it drives ``lr``) or a mapping: by
+        hyperparameter (``{"lr": ..., "momentum": ..., "weight_decay": ...}``), by
+        parameter group (``{0: ..., "head": ...}``), or both
+        (``{"lr": {0: ..., 1: ...}, "momentum": ...}``). Options: ``relative``,
+        ``capturable``, ``retarget`` (see :class:`ClrdslScheduler`).
+        """
+        unknown = [k for k in options if k not in _OPTIONS]
+        if unknown:
+            raise ClrdslTypeError(
+                f"the torch backend has no option `{unknown[0]}`", code="E601",
+                expected="options: " + ", ".join(_OPTIONS) + " (and the bindings steps_per_epoch, total_steps)",
+                found=", ".join(f"`{k}`" for k in unknown), hint=suggestion_hint(unknown[0], _OPTIONS),
+            )
+        if options.get("optimizer") is None:
+            raise ClrdslTypeError(
+                "the torch backend needs the optimizer whose hyperparameters it drives",
+                code="E601", expected="optimizer=<a torch.optim.Optimizer>", found="no optimizer",
+                hint='clrdsl.compile(expr, backend="torch", optimizer=opt)',
+            )
+        opt = options.pop("optimizer")
+        return ClrdslScheduler(opt, checked, **options)
+
+    def emit(self, checked: Any) -> str:
+        """Standalone Python source for the schedule (no clrdsl needed to run it)."""
+        from .emit import emit
+
+        return emit(checked)
 
 
-backend = _Backend()
+def lightning_config(scheduler: ClrdslScheduler, **extra: Any) -> dict[str, Any]:
+    """``{"scheduler": s, "interval": "step", "frequency": 1}`` for Lightning's
+    ``configure_optimizers``; ``extra`` adds keys such as ``name``."""
+    return scheduler.lightning_config(**extra)
+
+
+backend = TorchBackend()

@@ -705,7 +705,7 @@ class Checker:
         if not ok:
             raise ClrdslValueError(
                 f"`{p.name}` of `{fname}` must be {KINDS[kind]}",
-                code="E301", span=v.span, expected=KINDS[kind], found=format_number(x) if math.isfinite(x) else str(x),
+                code="E301", span=v.span, expected=KINDS[kind], found=f"{x:.10g}",
             )
         return _int_if_integral(x) if is_dur_kind else float(x)
 
@@ -718,7 +718,7 @@ class Checker:
             span = spans.get(exc.param) or node.span
             raise ClrdslValueError(
                 f"`{fn.name}`: {exc.message}",
-                code="E303", span=span, expected=_sig(fn.name, list(fn.params)),
+                code="E303", span=span, expected=fn.signature(),
                 found=", ".join(f"{k}={_fmt(v)}" for k, v in args.items()),
             ) from None
 
@@ -815,7 +815,16 @@ class Checker:
             env = dict(d.env)
             env.update({k: _as_value(v, node.span) for k, v in so_far.items()})
             dctx = _Ctx(env, _defs_of(d, ctx), d.source, depth=ctx.depth + 1)
-            raw = self._in_def(d, node, lambda: self.expr(decl[p.name].default, dctx))
+            try:
+                raw = self._in_def(d, node, lambda: self.expr(decl[p.name].default, dctx))
+            except ClrdslError as exc:
+                if exc.code == "E306":  # a default reading an unbound binding
+                    from dataclasses import replace
+
+                    first = exc.diagnostics[0]
+                    exc.diagnostics[0] = replace(
+                        first, hint=f"pass `{p.name}=` to `{d.node.name}`, or {first.hint}")
+                raise
             return self.coerce(_respan(raw, node.span), p, d.node.name)
 
         args, arg_spans = self.bind(d.node.name, params, node, ctx, coerce_default=default)

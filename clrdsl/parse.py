@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import re
+import sys
 from importlib import resources
 
 from . import syntax as S
@@ -47,7 +48,7 @@ def _parser():
     return lark.Lark(
         grammar_text(),
         parser="lalr",
-        lexer="contextual",
+        lexer="basic",  # keywords are reserved everywhere (never read as names)
         propagate_positions=True,
         maybe_placeholders=True,
         start=["start", "library"],
@@ -95,13 +96,14 @@ def parse(text: str, name: str = "<expr>", *, library: bool = False) -> S.Progra
             found="nothing",
             source=source,
         )
+    _check_parens(text, source)
     import lark
 
     try:
         tree = _parser().parse(text, start="library" if library else "start")
     except lark.exceptions.UnexpectedInput as exc:
-        raise _translate(exc, source) from None
-    _check_depth(tree, source)
+        raise _translate(exc, source, "library" if library else "start") from None
+    _make_room(_check_depth(tree, source))
     return _Builder(source).program(tree)
 
 
@@ -308,31 +310,88 @@ class _Builder:
         return None
 
 
-def _check_depth(tree, source: Source) -> None:
-    """Reject trees deeper than MAX_DEPTH before any recursive pass walks them."""
+# Grammar rules that nest: each adds one level to the depth the limit counts.
+_NESTING_RULES = frozenset(("add", "sub", "mul", "div", "pow", "then", "neg", "call", "if_expr"))
+
+
+def _depth_error(span: Span, source: Source, found: str) -> ClrdslLimitError:
+    return ClrdslLimitError(
+        f"the expression is nested more than {MAX_DEPTH} levels deep",
+        code="E014",
+        span=span,
+        expected=f"at most {MAX_DEPTH} levels of nesting",
+        found=found,
+        hint="name intermediate pieces with `let`",
+        source=source,
+    )
+
+
+def _check_parens(text: str, source: Source) -> None:
+    """Reject more than MAX_DEPTH nested parentheses before lark sees the text.
+
+    Parentheses leave no node in the tree, so this scan of the text is what bounds
+    them; it points at the first `(` past the limit.
+    """
+    if text.count("(") <= MAX_DEPTH:
+        return
+    depth = 0
+    for i, ch in enumerate(_strip_comments(text)):
+        if ch == "(":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _depth_error(Span(i, i + 1), source, f"`(` at nesting level {depth}")
+        elif ch == ")" and depth:
+            depth -= 1
+
+
+def _check_depth(tree, source: Source) -> int:
+    """Reject trees nested more than MAX_DEPTH levels (operators, unary minus, calls,
+    `if`) before any recursive pass walks them: iterative, so never a RecursionError.
+    Returns the depth."""
     import lark
 
-    stack = [(tree, 1)]
+    deepest = 0
+    stack = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            span = _tree_span(node)
-            raise ClrdslLimitError(
-                f"the expression is nested more than {MAX_DEPTH} levels deep",
-                code="E014",
-                span=span,
-                expected=f"at most {MAX_DEPTH} levels of nesting",
-                found="deeper nesting",
-                hint="name intermediate pieces with `let`",
-                source=source,
-            )
-        if isinstance(node, lark.Tree):
-            stack.extend((c, depth + 1) for c in node.children if c is not None)
+        if not isinstance(node, lark.Tree):
+            continue
+        if node.data in _NESTING_RULES:
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _depth_error(_tree_span(node), source, f"nesting level {depth}")
+            deepest = max(deepest, depth)
+        stack.extend((c, depth) for c in node.children if c is not None)
+    return deepest
+
+
+# The recursive passes over a tree (building it, checking, lowering, printing, JSON,
+# dataclass equality) take at most this many Python frames per level of nesting.
+FRAMES_PER_LEVEL = 8
+
+
+def _make_room(depth: int) -> None:
+    """Make sure the interpreter's recursion limit leaves room for every recursive pass
+    over a tree this deep, counted from the caller's current stack depth.
+
+    Only inputs near MAX_DEPTH need more than Python's default; the limit is only
+    ever raised, by a bounded amount, so no pass over an accepted input can hit a
+    RecursionError.
+    """
+    need = FRAMES_PER_LEVEL * depth + 250
+    if need < 500 and sys.getrecursionlimit() >= 1000:
+        return
+    frame, used = sys._getframe(), 0
+    while frame is not None:
+        frame, used = frame.f_back, used + 1
+    if sys.getrecursionlimit() < used + need:
+        sys.setrecursionlimit(used + need)
 
 
 # -- lark errors → diagnostics -------------------------------------------------------
 
 _EXPR_START = {"NUMBER", "NAME", "LPAR", "MINUS", "IF"}
+_ATOM_START = _EXPR_START - {"MINUS"}  # tokens that can only start an expression
 _OPERATORS = ("**", ">>", "+", "-", "*", "/", "=")
 
 
@@ -387,6 +446,16 @@ def _open_parens(text: str, upto: int) -> list[int]:
     return stack
 
 
+def _clean_before(text: str, pos: int) -> str:
+    """The text before ``pos``, comments blanked and trailing whitespace removed."""
+    return _strip_comments(text)[:pos].rstrip()
+
+
+def _last_word(text: str) -> str:
+    m = re.search(r"(?:\d[\w.]*[eE][+-])?[\w.%]+\Z", text)
+    return m.group() if m else ""
+
+
 def _prev_operator(text: str, pos: int) -> Span | None:
     clean = _strip_comments(text)[:pos].rstrip()
     for op in _OPERATORS:
@@ -395,7 +464,23 @@ def _prev_operator(text: str, pos: int) -> Span | None:
     return None
 
 
-def _translate(exc, source: Source) -> ClrdslSyntaxError:
+def _acceptable(exc, text: str, pos: int, start: str) -> set[str]:
+    """The terminals the grammar accepts at ``pos``, where the parser stopped.
+
+    The ``expected`` set lark reports is inexact both ways: LALR tables merge states
+    (so it can list `,` at top level), and the parser may already have reduced on the
+    bad token (so after `f(1)` it lists only the end, not the operators). Re-reading
+    the text before ``pos`` and asking which tokens could come next gives the exact set.
+    """
+    try:
+        ip = _parser().parse_interactive(text[:pos], start=start)
+        ip.exhaust_lexer()
+        return set(ip.accepts())
+    except Exception:  # pragma: no cover - fall back on what lark reported
+        return set(getattr(exc, "expected", None) or getattr(exc, "allowed", None) or ())
+
+
+def _translate(exc, source: Source, start: str) -> ClrdslSyntaxError:
     import lark
 
     text = source.text
@@ -403,12 +488,28 @@ def _translate(exc, source: Source) -> ClrdslSyntaxError:
         pos = exc.pos_in_stream
         ch = text[pos]
         span = Span(pos, pos + 1)
+        expected = _describe_expected(_acceptable(exc, text, pos, start))
+        if ch in "'\"":
+            close = text.find(ch, pos + 1)
+            if close > 0 and "\n" not in text[pos:close]:
+                inner = text[pos + 1 : close]
+                bare = inner.strip()
+                return ClrdslSyntaxError(
+                    "strings are not part of the language",
+                    code="E001",
+                    span=Span(pos, close + 1),
+                    expected=expected,
+                    found=f"the quoted text `{text[pos:close + 1]}`",
+                    hint=f"write identifiers bare, as in `on={bare}`"
+                    if re.fullmatch(r"[A-Za-z_][A-Za-z_0-9]*", bare) else "remove the quotes",
+                    source=source,
+                )
         if ch == ":":
             return ClrdslSyntaxError(
                 "`:` is not how arguments are named",
                 code="E009",
                 span=span,
-                expected=_describe_expected(exc.allowed or ()),
+                expected=expected,
                 found="`:`",
                 hint="keyword arguments use `=`, as in `step=2000`",
                 source=source,
@@ -425,14 +526,14 @@ def _translate(exc, source: Source) -> ClrdslSyntaxError:
             f"unexpected character `{ch}`",
             code="E001",
             span=span,
-            expected=_describe_expected(exc.allowed or ()),
+            expected=expected,
             found=f"`{ch}`",
             hint=hint,
             source=source,
         )
 
     tok = exc.token
-    expected = set(getattr(exc, "expected", ()) or ())
+    expected = _acceptable(exc, text, tok.start_pos if tok.type != "$END" else len(text), start)
     if tok.type == "$END":
         end = len(text.rstrip())
         opens = _open_parens(text, len(text))
@@ -447,6 +548,16 @@ def _translate(exc, source: Source) -> ClrdslSyntaxError:
                 source=source,
             )
         op = _prev_operator(text, end)
+        if op is not None and text[op.start:op.end] == "=" and {"NUMBER", "NAME"} <= expected:
+            return ClrdslSyntaxError(
+                "`=` at the end has nothing after it",
+                code="E006",
+                span=op,
+                expected="a value after `=`",
+                found="end of input",
+                hint="complete the definition or argument, as in `let warm = linear(0, 0.1, over=500)`",
+                source=source,
+            )
         if op is not None and {"NUMBER", "NAME"} <= expected:
             return ClrdslSyntaxError(
                 f"`{text[op.start:op.end]}` at the end has no right-hand operand",
@@ -483,7 +594,29 @@ def _translate(exc, source: Source) -> ClrdslSyntaxError:
             "unmatched `)`", code="E005", span=span, expected=_describe_expected(expected),
             found="`)` with no `(` before it", hint="remove it or add the missing `(`", source=source,
         )
-    if "COMMA" in expected and tok.type in _EXPR_START - {"MINUS"}:
+    prev = _clean_before(text, tok.start_pos)
+    if str(tok) in KEYWORDS and "NAME" in expected and tok.type not in expected:
+        return ClrdslSyntaxError(
+            f"`{tok}` is a keyword; it cannot be used as a name",
+            code="E017",
+            span=span,
+            expected=_describe_expected(expected),
+            found=found,
+            hint=f"choose another name, such as `{tok}_`",
+            source=source,
+        )
+    if tok.type == "NAME" and str(tok) in UNITS and prev[-1:].isdigit() and not expected & _ATOM_START:
+        number = _last_word(prev)
+        return ClrdslSyntaxError(
+            f"a space separates the number `{number}` from its unit `{tok}`",
+            code="E011",
+            span=Span(len(prev) - len(number), tok.end_pos),
+            expected="the unit right after the number",
+            found=f"`{text[len(prev) - len(number):tok.end_pos]}`",
+            hint=f"write `{number}{tok}`",
+            source=source,
+        )
+    if "COMMA" in expected and tok.type in _ATOM_START:
         return ClrdslSyntaxError(
             "missing `,` between arguments",
             code="E003",
@@ -499,11 +632,36 @@ def _translate(exc, source: Source) -> ClrdslSyntaxError:
             expected=_describe_expected(expected), found="`:`",
             hint="keyword arguments use `=`, as in `step=2000`", source=source,
         )
+    if tok.type == "EQUAL" and re.search(r"\b(let|def)\Z", prev):
+        return ClrdslSyntaxError(
+            f"`{prev[-3:]}` needs a name before `=`",
+            code="E015", span=span, expected="a name", found="`=`",
+            hint="write `let name = value`" if prev.endswith("let") else "write `def name(params) = body`",
+            source=source,
+        )
+    kw = re.search(r"\b(if|then|else)\Z", prev)
+    if tok.type == "EQUAL" and kw:  # `f(if=1)`: a keyword where a keyword argument's name goes
+        return ClrdslSyntaxError(
+            f"`{kw.group()}` is a keyword; it cannot be used as a name",
+            code="E017", span=Span(kw.start(), kw.end()), expected="a name", found=f"keyword `{kw.group()}`",
+            hint=f"choose another name, such as `{kw.group()}_`", source=source,
+        )
     if tok.type == "EQUAL":
         return ClrdslSyntaxError(
             "`=` names a keyword argument or a definition; it is not an operator",
             code="E015", span=span, expected=_describe_expected(expected), found="`=`",
             hint="inside a call write `name=value`; at top level write `let name = value`",
+            source=source,
+        )
+    if tok.type in _ATOM_START and not expected & _ATOM_START:
+        return ClrdslSyntaxError(
+            "two expressions in a row with no operator between them",
+            code="E019",
+            span=span,
+            expected=_describe_expected(expected),
+            found=found,
+            hint="join them with an operator: `>>` runs one schedule after another, "
+            "`*` modulates or multiplies, `+` adds",
             source=source,
         )
     op = _prev_operator(text, tok.start_pos)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import threading
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from typing import Any
 
 from .errors import ClrdslPluginError, Span, suggestion_hint
@@ -22,6 +21,8 @@ FUNCTIONS = "clrdsl.functions"
 # Frameworks whose absence has a known cure: the matching extra of clrdsl.
 FRAMEWORK_EXTRAS = {"torch": "torch", "keras": "keras", "tensorflow": "tensorflow", "jax": "jax",
                     "optax": "jax", "matplotlib": "plot"}
+# Backends the project documents, by the extra that installs each (jax is its own distribution).
+BACKEND_EXTRAS = {"torch": "torch", "keras": "keras", "jax": "jax"}
 
 
 @dataclass
@@ -70,6 +71,14 @@ class Entry:
         if missing:
             return "needs " + ", ".join(missing)
         return "ok"
+
+
+def entry_points(group: str):
+    """The installed entry points of ``group``. importlib.metadata is imported on
+    first use, not with clrdsl (it costs a noticeable part of the import time)."""
+    from importlib.metadata import entry_points as installed
+
+    return installed(group=group)
 
 
 def _what(group: str) -> str:
@@ -140,6 +149,16 @@ class Registry:
         if name in self._extra:
             return self._extra[name]
         entry = self.entries().get(name)
+        if entry is None and self.group == BACKENDS and name in BACKEND_EXTRAS:
+            # a documented backend whose distribution is not installed (jax ships apart)
+            raise ClrdslPluginError(
+                f"the {name} backend is not installed",
+                code="E503",
+                span=span,
+                expected=f"a `{name}` entry point in group {BACKENDS}",
+                found="no such entry point; installed backends: " + ", ".join(self.names()),
+                hint=f'pip install "clrdsl[{BACKEND_EXTRAS[name]}]"',
+            )
         if entry is None:
             raise ClrdslPluginError(
                 f"no {_what(self.group)} named `{name}`",

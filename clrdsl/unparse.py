@@ -48,7 +48,12 @@ def unparse(node) -> str:
         lines = [unparse(d) for d in node.definitions]
         if node.body is not None:
             lines.append(unparse(node.body))
-        return "\n".join(lines)
+        # A definition ends where its expression ends; when the next line starts with
+        # `(` or `-` it would continue that expression, so `;` ends it explicitly.
+        return "\n".join(
+            line + (";" if i < len(node.definitions) and lines[i + 1][:1] in ("(", "-") else "")
+            for i, line in enumerate(lines)
+        )
     if isinstance(node, S.Num):
         if node.value < 0:
             return "-" + format_number(-node.value) + (node.unit or "")

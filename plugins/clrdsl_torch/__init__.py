@@ -6,9 +6,9 @@
         opt.step()
         sched.step()
 
-See :class:`~clrdsl_torch.scheduler.ClrdslScheduler` and ``docs/torch.md``. This
-package is imported only when the torch backend is used (``import clrdsl`` never
-imports torch).
+See :class:`~clrdsl_torch.scheduler.ClrdslScheduler` and ``docs/torch.md``. Importing
+this package does not import torch: the scheduler module (and torch) load on first
+use, so ``clrdsl plugins`` stays fast; ``import clrdsl`` never imports either.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from __future__ import annotations
 from typing import Any
 
 from clrdsl.errors import ClrdslTypeError, suggestion_hint
-
-from .scheduler import FORMAT, ClrdslScheduler
 
 __all__ = ["ClrdslScheduler", "FORMAT", "backend", "lightning_config"]
 
@@ -31,7 +29,7 @@ class TorchBackend:
     requires = ("torch",)
     extra = "torch"
 
-    def compile(self, checked: Any, **options: Any) -> ClrdslScheduler:
+    def compile(self, checked: Any, **options: Any) -> "ClrdslScheduler":
         """A :class:`ClrdslScheduler` for ``optimizer=`` (required).
 
         ``checked`` is one checked schedule (it drives ``lr``) or a mapping: by
@@ -53,6 +51,8 @@ class TorchBackend:
                 code="E601", expected="optimizer=<a torch.optim.Optimizer>", found="no optimizer",
                 hint='clrdsl.compile(expr, backend="torch", optimizer=opt)',
             )
+        from .scheduler import ClrdslScheduler
+
         opt = options.pop("optimizer")
         return ClrdslScheduler(opt, checked, **options)
 
@@ -63,10 +63,20 @@ class TorchBackend:
         return emit(checked)
 
 
-def lightning_config(scheduler: ClrdslScheduler, **extra: Any) -> dict[str, Any]:
+def lightning_config(scheduler: "ClrdslScheduler", **extra: Any) -> dict[str, Any]:
     """``{"scheduler": s, "interval": "step", "frequency": 1}`` for Lightning's
     ``configure_optimizers``; ``extra`` adds keys such as ``name``."""
     return scheduler.lightning_config(**extra)
 
 
 backend = TorchBackend()
+
+
+def __getattr__(name: str) -> Any:
+    # torch is imported with the scheduler, on first use, so that listing plugins
+    # (`clrdsl plugins`) does not pay for importing torch
+    if name in ("ClrdslScheduler", "FORMAT"):
+        from . import scheduler
+
+        return getattr(scheduler, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,819 @@
+"""Code generation: a checked schedule → a standalone Python module for one backend.
+
+``clrdsl compile EXPR --backend NAME`` prints what a backend's ``emit(checked)``
+returns. Every built-in backend builds that text here, with one mechanism that a
+third-party backend can use too:
+
+- The schedule becomes a function ``value(t)`` generated from the semantic model. It
+  mirrors :mod:`clrdsl.lower` node for node (the same operations in the same order),
+  so the generated module gives the values of the compiled backend object.
+- Each shape and scale the schedule uses is copied into the module with
+  :func:`inspect.getsource`, together with the helpers, constants and imports it
+  refers to. Shapes are written against ``ops`` (see :mod:`clrdsl.ops`), so the
+  copies run unchanged.
+- The backend supplies a :class:`Target`: its ``ops`` class (copied the same way),
+  and the framework-specific wrapper source that defines ``schedule(step)`` and the
+  native object (a torch ``LRScheduler``, a Keras ``LearningRateSchedule``, ...).
+
+The generated module imports its framework (and standard-library modules such as
+``math``), never clrdsl. It starts with a comment holding the canonical expression
+and its bindings.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import io
+import json
+import keyword
+import math
+import sys
+import textwrap
+import tokenize
+import types
+from dataclasses import dataclass
+from typing import Any
+
+from . import model as M
+from .errors import ClrdslPluginError
+from .model import CheckedSchedule
+
+LINE = 100  # longest generated line
+
+__all__ = ["Target", "EmitError", "emit_module", "generate_value", "SourceCopier"]
+
+
+class EmitError(ClrdslPluginError):
+    """A function or ops class that cannot be copied into a standalone module."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a backend contributes to a generated module.
+
+    ``ops`` is the backend's ops class; it is copied into the module (with what it
+    refers to) and bound to the name ``ops``. When it has ``scalar = True`` the
+    module evaluates one step at a time and a sequence runs only its current phase
+    (as :func:`clrdsl.lower.lower` does); otherwise phases are chosen with
+    ``ops.where``. ``imports`` are the import lines the wrapper needs; ``wrapper`` is
+    source appended after ``value(t)``: it must define ``schedule(step)`` and the
+    backend's native object, and may use the module constants ``EXPR``,
+    ``BINDINGS``, ``FINGERPRINT`` and ``LENGTH``, and the ``extras`` (functions or
+    classes copied into the module under their own names). ``usage`` is the body of
+    the module docstring.
+    """
+
+    backend: str
+    framework: str
+    ops: type
+    imports: tuple[str, ...]
+    wrapper: str
+    usage: str = ""
+    extras: tuple[Any, ...] = ()  # functions or classes the wrapper calls, copied under their names
+
+
+# -- literals and expressions ---------------------------------------------------------
+
+ATOM, UNARY, MUL, ADD = 4, 3, 2, 1
+
+
+@dataclass(frozen=True)
+class Expr:
+    """Generated expression text and its binding strength (for the fewest parentheses)."""
+
+    text: str
+    prec: int = ATOM
+    call: tuple[str, tuple[str, ...]] | None = None  # (callee, args) when it is a call
+
+
+def literal(v: Any) -> Expr:
+    """Python source for a constant argument (exact: floats print in shortest repr)."""
+    if isinstance(v, bool):
+        return Expr("True" if v else "False")
+    if isinstance(v, int):
+        return Expr(str(v), UNARY if v < 0 else ATOM)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return Expr('float("nan")')
+        if math.isinf(v):
+            return Expr('float("inf")') if v > 0 else Expr('-float("inf")', UNARY)
+        return Expr(repr(v), UNARY if math.copysign(1.0, v) < 0 else ATOM)
+    if isinstance(v, str):
+        return Expr(json.dumps(v))
+    if isinstance(v, bytes):
+        return Expr(repr(v))
+    if isinstance(v, frozenset):
+        return Expr(f"frozenset({literal(tuple(sorted(v, key=repr))).text})")
+    if v is None:
+        return Expr("None")
+    if isinstance(v, tuple):
+        inner = ", ".join(literal(x).text for x in v)
+        return Expr(f"({inner}{',' if len(v) == 1 else ''})")
+    raise EmitError(
+        f"cannot write the argument value {v!r} ({type(v).__name__}) into generated code",
+        code="E511", expected="a number, a string, a bool or a tuple of them", found=type(v).__name__,
+    )
+
+
+def binop(op: str, a: Expr, b: Expr) -> Expr:
+    """``a op b`` with the parentheses that keep the evaluation order (float + is not
+    associative, so an equal-strength right operand is always parenthesised)."""
+    p = MUL if op in ("*", "/") else ADD
+    left = a.text if a.prec >= p else f"({a.text})"
+    right = b.text if b.prec > p else f"({b.text})"
+    return Expr(f"{left} {op} {right}", p)
+
+
+def neg(a: Expr) -> Expr:
+    return Expr("-" + (a.text if a.prec == ATOM else f"({a.text})"), UNARY)
+
+
+def call(fn: str, *args: str) -> Expr:
+    return Expr(f"{fn}({', '.join(args)})", ATOM, (fn, tuple(args)))
+
+
+# -- copying source -------------------------------------------------------------------
+
+
+def _top_package(module: str | None) -> str:
+    return (module or "").split(".")[0]
+
+
+def _is_clrdsl(module: str | None) -> bool:
+    return _top_package(module).startswith("clrdsl")
+
+
+def _is_literal_constant(v: Any) -> bool:
+    if isinstance(v, (bool, int, float, str, bytes, type(None))):
+        return True
+    if isinstance(v, (tuple, frozenset)):
+        return all(_is_literal_constant(x) for x in v)
+    return False
+
+
+class _Module:
+    """A source module, parsed once: where each top-level name is bound."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        mod = sys.modules.get(name)
+        self.scope: dict = vars(mod) if mod is not None else {}
+        self.package = getattr(mod, "__package__", None) or name.rpartition(".")[0]
+        self.text = ""
+        self.bindings: dict[str, ast.stmt] = {}
+        try:
+            self.text = inspect.getsource(mod) if mod is not None else ""
+        except (OSError, TypeError):
+            return
+        for stmt in ast.parse(self.text).body:
+            for bound in _bound_names(stmt):
+                self.bindings[bound] = stmt  # the last top-level binding wins, as at run time
+
+    def absolute(self, node: ast.ImportFrom) -> str:
+        if not node.level:
+            return node.module or ""
+        parts = self.package.split(".") if self.package else []
+        base = ".".join(parts[: len(parts) - node.level + 1])
+        return f"{base}.{node.module}" if node.module else base
+
+
+def _bound_names(stmt: ast.stmt) -> list[str]:
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [stmt.name]
+    if isinstance(stmt, ast.Assign):
+        return [n.id for t in stmt.targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+        return [stmt.target.id]
+    if isinstance(stmt, ast.Import):
+        return [(a.asname or a.name).split(".")[0] for a in stmt.names]
+    if isinstance(stmt, ast.ImportFrom):
+        return [a.asname or a.name for a in stmt.names if a.name != "*"]
+    return []
+
+
+class SourceCopier:
+    """Copies module-level functions and classes, and what they refer to, into one
+    generated namespace.
+
+    ``copy(obj)`` returns the name ``obj`` has in the generated module. Each global
+    that a copied source reads is resolved by the statement that binds it in its
+    module: an import of another library is repeated (an import of clrdsl is an
+    error: generated code never imports it; what it imports from clrdsl or from its
+    own package is copied instead), a ``def`` or ``class`` is copied, an assignment
+    is written out (a literal) or copied with what it refers to. Names that clash
+    are renamed (``name_2``) and references rewritten.
+    """
+
+    def __init__(self, reserved: set[str] = frozenset()) -> None:
+        self.taken: set[str] = set(reserved) | set(keyword.kwlist)
+        self.blocks: list[tuple[str, int, str]] = []  # (module, line, source), dependencies first
+        self.imports: dict[str, str] = {}  # bound name -> import statement
+        self.annotations = False  # a copied source has annotations (needs the __future__ import)
+        self._names: dict[int, str] = {}  # id(obj) -> generated name
+        self._objs: list[Any] = []  # keep copied objects alive (ids stay unique)
+        self._stmts: dict[tuple[str, str], str] = {}  # (module, name) -> generated name
+        self._modules: dict[str, _Module] = {}
+
+    def module(self, name: str) -> _Module:
+        if name not in self._modules:
+            self._modules[name] = _Module(name)
+        return self._modules[name]
+
+    def fresh(self, wanted: str) -> str:
+        name, i = wanted, 2
+        while name in self.taken or hasattr(builtins, name):
+            name = f"{wanted}_{i}"
+            i += 1
+        self.taken.add(name)
+        return name
+
+    def add_import(self, line: str, bound: str) -> str:
+        prev = self.imports.get(bound)
+        if prev is not None and prev != line:
+            raise EmitError(
+                f"generated code would bind `{bound}` by two imports: `{prev}` and `{line}`",
+                code="E512", expected="one import per name", found=line,
+            )
+        self.imports[bound] = line
+        self.taken.add(bound)
+        return bound
+
+    def copy(self, obj: Any) -> str:
+        """Copy a module-level function or class (once); its name in the module."""
+        key = id(obj)
+        if key in self._names:
+            return self._names[key]
+        what = f"`{getattr(obj, '__qualname__', obj)}` ({getattr(obj, '__module__', '?')})"
+        if getattr(obj, "__name__", "") == "<lambda>":
+            raise EmitError(
+                f"{what} is a lambda, which cannot be copied into generated code",
+                code="E510", expected="a module-level `def`", found="a lambda",
+                hint="write shape and scale implementations as module-level functions",
+            )
+        if "<locals>" in getattr(obj, "__qualname__", "") or getattr(obj, "__closure__", None):
+            raise EmitError(
+                f"{what} is a nested function or closure, which cannot be copied into generated code",
+                code="E510", expected="a module-level `def` or `class`", found="a nested definition",
+            )
+        try:
+            src = textwrap.dedent(inspect.getsource(obj))
+        except (OSError, TypeError) as exc:
+            raise EmitError(
+                f"the source of {what} is not available",
+                code="E510", expected="a function or class defined in a Python source file",
+                found=f"{type(exc).__name__}: {exc}",
+            ) from None
+        self._names[key] = name = self.fresh(obj.__name__)
+        self._objs.append(obj)
+        mod = self.module(obj.__module__)
+        if not mod.scope:
+            mod.scope = getattr(obj, "__globals__", {})
+        renames = {obj.__name__: name}
+        refs = _loads(ast.parse(src), self) - {obj.__name__}
+        if isinstance(obj, types.FunctionType):
+            refs -= _local_names(obj)
+        for ref in sorted(refs):
+            if ref in mod.scope:
+                renames[ref] = self.resolve(mod, ref, what)
+        src = _rename(src, renames, _local_names(obj)).rstrip() + "\n"
+        try:
+            line = inspect.getsourcelines(obj)[1]
+        except (OSError, TypeError):  # pragma: no cover - getsource worked above
+            line = 0
+        self.blocks.append((obj.__module__, line, src))
+        return name
+
+    def resolve(self, mod: _Module, ref: str, what: str) -> str:
+        """Make the global ``ref`` of module ``mod`` available; its generated name."""
+        v = mod.scope[ref]
+        stmt = mod.bindings.get(ref)
+        if isinstance(stmt, ast.Import):
+            alias = next(a for a in stmt.names if (a.asname or a.name).split(".")[0] == ref)
+            return self._import_module(alias.name, alias.asname, ref, what)
+        if isinstance(stmt, ast.ImportFrom):
+            source = mod.absolute(stmt)
+            alias = next(a for a in stmt.names if (a.asname or a.name) == ref)
+            if not (_is_clrdsl(source) or _top_package(source) == _top_package(mod.name)):
+                line = f"from {source} import {alias.name}" + (f" as {ref}" if alias.asname else "")
+                return self.add_import(line, ref)
+            # imported from clrdsl or from the plugin's own package: copy what it is
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            return self._statement(mod, ref, stmt, what)
+        if isinstance(v, types.ModuleType):
+            return self._import_module(v.__name__, None if ref == v.__name__ else ref, ref, what)
+        if _is_literal_constant(v):
+            return self._constant(mod, ref, v)
+        if isinstance(v, (types.FunctionType, type)):
+            if _is_clrdsl(v.__module__) or _top_package(v.__module__) == _top_package(mod.name):
+                return self.copy(v)
+            line = f"from {v.__module__} import {v.__name__}" + (f" as {ref}" if ref != v.__name__ else "")
+            return self.add_import(line, ref)
+        if callable(v) and getattr(v, "__module__", None) and not _is_clrdsl(v.__module__):
+            # a builtin or ufunc of another library (numpy.where, math.floor, ...)
+            nm = getattr(v, "__name__", ref)
+            line = f"from {v.__module__} import {nm}" + (f" as {ref}" if ref != nm else "")
+            return self.add_import(line, ref)
+        raise EmitError(
+            f"{what} refers to `{ref}` ({type(v).__name__}), which cannot be copied into generated code",
+            code="E510", expected="functions, classes, modules, literal constants and assignments",
+            found=f"`{ref}`: {type(v).__name__}",
+        )
+
+    def _import_module(self, module: str, asname: str | None, ref: str, what: str) -> str:
+        if _is_clrdsl(module):
+            raise EmitError(
+                f"{what} uses the module `{module}`, and generated code must not import clrdsl",
+                code="E510", expected="only the framework and the standard library",
+                found=f"`{ref}` = {module}",
+            )
+        return self.add_import(f"import {module}" + (f" as {asname}" if asname else ""), ref)
+
+    def _constant(self, mod: _Module, ref: str, v: Any) -> str:
+        key = (mod.name, ref)
+        if key not in self._stmts:
+            self._stmts[key] = name = self.fresh(ref)
+            stmt = mod.bindings.get(ref)
+            self.blocks.append((mod.name, getattr(stmt, "lineno", 0), f"{name} = {literal(v).text}\n"))
+        return self._stmts[key]
+
+    def _statement(self, mod: _Module, ref: str, stmt: ast.stmt, what: str) -> str:
+        """Copy the assignment that binds ``ref`` (``_HOST_INT = (int, np.integer)``,
+        ``_minimum, _maximum = _extreme(True), _extreme(False)``) with what it reads."""
+        key = (mod.name, ref)
+        if key in self._stmts:
+            return self._stmts[key]
+        v = mod.scope[ref]
+        bound = _bound_names(stmt)
+        if _is_literal_constant(v) and bound == [ref]:
+            return self._constant(mod, ref, v)
+        renames = {}
+        for n in bound:
+            self._stmts[(mod.name, n)] = renames[n] = self.fresh(n)
+        src = ast.get_source_segment(mod.text, stmt) or ""
+        for dep in sorted(_loads(stmt, self) - set(bound)):
+            if dep in mod.scope:
+                renames[dep] = self.resolve(mod, dep, f"`{ref}` ({mod.name})")
+        self.blocks.append((mod.name, stmt.lineno, _rename(src, renames, set()).rstrip() + "\n"))
+        return self._stmts[key]
+
+
+def render_blocks(blocks: list[tuple[str, int, str]]) -> str:
+    """Copied sources, grouped by the module they come from (modules in the order they
+    were first needed) and in their original order within it, which is an order in
+    which they can run."""
+    order: dict[str, int] = {}
+    for module, _, _ in blocks:
+        order.setdefault(module, len(order))
+    groups: dict[str, list[tuple[int, str]]] = {}
+    prev_one_line = False
+    for module, line, src in blocks:
+        groups.setdefault(module, []).append((line, src))
+    out = []
+    for module in sorted(groups, key=order.__getitem__):
+        text = ""
+        for _, src in sorted(groups[module], key=lambda b: b[0]):
+            src = src.rstrip()
+            one_line = "\n" not in src and not src.startswith(("def ", "class ", "@"))
+            if text:
+                text += "\n" if one_line and prev_one_line else "\n\n\n"
+            text += src
+            prev_one_line = one_line
+        out.append(f"# from {module}\n" + text)
+    return "\n\n\n".join(out)
+
+
+def _loads(tree: ast.AST, copier: SourceCopier | None = None) -> set[str]:
+    """Names a source reads, leaving out annotations (never evaluated at run time
+    with ``from __future__ import annotations``, which a module with them gets)."""
+    out: set[str] = set()
+    skip: set[int] = set()
+    for node in ast.walk(tree):
+        ann = []
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            ann = [node.returns] + [a.annotation for a in ast.walk(node.args) if isinstance(a, ast.arg)]
+        elif isinstance(node, ast.AnnAssign):
+            ann = [node.annotation]
+        for a in ann:
+            if a is not None:
+                skip.update(id(n) for n in ast.walk(a))
+                if copier is not None:
+                    copier.annotations = True
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and id(node) not in skip:
+            out.add(node.id)
+    return out
+
+
+def _local_names(obj: Any) -> set[str]:
+    out: set[str] = set()
+
+    def walk(code):
+        out.update(code.co_varnames, code.co_cellvars, code.co_freevars)
+        for c in code.co_consts:
+            if isinstance(c, types.CodeType):
+                walk(c)
+
+    if isinstance(obj, types.FunctionType):
+        walk(obj.__code__)
+    elif isinstance(obj, type):
+        for v in vars(obj).values():
+            f = getattr(v, "__func__", v)
+            if isinstance(f, types.FunctionType) and f.__name__ != "<lambda>":
+                walk(f.__code__)
+    return out
+
+
+def _rename(src: str, renames: dict[str, str], local: set[str]) -> str:
+    """Rewrite references to globals (not attributes, keyword names or locals)."""
+    renames = {k: v for k, v in renames.items() if k != v}
+    if not renames:
+        return src
+    lines = src.splitlines(keepends=True)
+    edits: list[tuple[int, int, int, str]] = []
+    toks = list(tokenize.generate_tokens(io.StringIO(src).readline))
+    depth = 0
+    sig = [t for t in toks if t.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT,
+                                              tokenize.INDENT, tokenize.DEDENT)]
+    for i, tok in enumerate(sig):
+        if tok.type == tokenize.OP and tok.string in "([{":
+            depth += 1
+        elif tok.type == tokenize.OP and tok.string in ")]}":
+            depth -= 1
+        if tok.type != tokenize.NAME or tok.string not in renames:
+            continue
+        prev = sig[i - 1].string if i else ""
+        nxt = sig[i + 1].string if i + 1 < len(sig) else ""
+        is_def_name = prev in ("def", "class")
+        if not is_def_name and (prev == "." or tok.string in local or (depth and nxt == "=")):
+            continue
+        (row, col), (_, end) = tok.start, tok.end
+        edits.append((row, col, end, renames[tok.string]))
+    for row, col, end, new in sorted(edits, reverse=True):
+        line = lines[row - 1]
+        lines[row - 1] = line[:col] + new + line[end:]
+    return "".join(lines)
+
+
+# -- the schedule as code ----------------------------------------------------------------
+
+
+class _Body:
+    """The statements of one generated function."""
+
+    def __init__(self, names: set[str], indent: int = 1) -> None:
+        self.lines: list[str] = []
+        self.names = names  # names used in this function (shared by nested blocks)
+        self.indent = indent
+
+    def nested(self) -> "_Body":
+        sub = _Body(self.names, self.indent + 1)
+        sub.lines = self.lines
+        return sub
+
+    def line(self, text: str) -> None:
+        self.lines.extend(_wrap_statement("    " * self.indent, text))
+
+    def let(self, prefix: str, e: Expr) -> Expr:
+        """Bind ``e`` to a fresh local (unless it is already a name or a literal)."""
+        if e.call is None and e.prec == ATOM and (e.text.isidentifier() or _is_number(e.text)):
+            return e
+        name, i = prefix, 1
+        while name in self.names:
+            name = f"{prefix}_{i}"
+            i += 1
+        self.names.add(name)
+        self.line(f"{name} = {e.text}")
+        return Expr(name)
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _wrap_statement(pad: str, text: str) -> list[str]:
+    """One statement, broken inside its outermost call's parentheses when too long."""
+    if len(pad) + len(text) <= LINE:
+        return [pad + text]
+    # find the first top-level "(" that opens a call running to the end of the line
+    depth, start = 0, -1
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            if depth == 0 and start < 0 and i and (text[i - 1].isalnum() or text[i - 1] == "_"):
+                start = i
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+    if start < 0 or not text.endswith(")"):
+        return [pad + text]
+    head, inner = text[: start + 1], text[start + 1 : -1]
+    args = _split_args(inner)
+    one = pad + "    " + ", ".join(args)
+    if len(one) <= LINE:
+        return [pad + head, one, pad + ")"]
+    return [pad + head] + [pad + "    " + a + "," for a in args] + [pad + ")"]
+
+
+def _split_args(inner: str) -> list[str]:
+    out, depth, cur, quote = [], 0, "", None
+    for ch in inner:
+        if quote:
+            cur += ch
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            out.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    if cur.strip():
+        out.append(cur.strip())
+    return out
+
+
+_XFN = {"min": "minimum", "max": "maximum"}
+
+
+class ValueGenerator:
+    """Semantic model → the source of ``value(t)`` (and helpers for nested sequences).
+
+    Mirrors :func:`clrdsl.lower.lower`: a finite node clamps its clock at its length,
+    ``schedule * scale`` is ``base + (value - base) * scale``, a sequence picks its
+    phase with ``if`` (scalar ops) or ``ops.where`` (array ops).
+    """
+
+    def __init__(self, copier: SourceCopier, scalar: bool) -> None:
+        self.copier = copier
+        self.scalar = scalar
+        self.functions: list[str] = []  # helper functions, then value()
+
+    def generate(self, root: M.Sched, name: str = "value", doc: str = "") -> str:
+        names = {"t"}
+        body = _Body(names)
+        if isinstance(root, M.Seq):  # the common warmup >> decay: the phases inline
+            self._seq_body(body, root, Expr("t"))
+        else:
+            body.line(f"return {self._sched(body, root, Expr('t'), math.inf).text}")
+        head = [f"def {name}(t):"]
+        if doc:
+            head.append(f'    """{doc}"""')
+        self.functions.append("\n".join(head + body.lines) + "\n")
+        return "\n\n".join(self.functions)
+
+    # schedules
+    def _sched(self, body: _Body, node: M.Sched, t: Expr, bound: float) -> Expr:
+        if node.length < bound:  # hold past the end: the clock stops at the length
+            t = body.let("t", call("ops.minimum", t.text, literal(node.length).text))
+        return self._node(body, node, t)
+
+    def _node(self, body: _Body, node: M.Sched, t: Expr) -> Expr:
+        if isinstance(node, M.Const):
+            return literal(float(node.value))
+        if isinstance(node, M.Prim):
+            fn = self.copier.copy(node.shape.value)
+            return call(fn, "ops", t.text, *(f"{k}={literal(v).text}" for k, v in node.args))
+        if isinstance(node, M.Window):
+            return self._sched(body, node.sched, t, node.length)
+        if isinstance(node, M.Pointwise):
+            a = body.let("a", self._sched(body, node.left, t, node.length))
+            b = body.let("b", self._sched(body, node.right, t, node.length))
+            return binop(node.op, a, b)
+        if isinstance(node, M.Modulate):
+            return self._modulate(body, node, t)
+        if isinstance(node, M.Seq):
+            name = self.copier.fresh("sequence")
+            sub = _Body({"t"})
+            self._seq_body(sub, node, Expr("t"))
+            starts = ", ".join(literal(s).text for s in node.starts)
+            doc = f'    """{len(node.phases)} phases starting at steps {starts}."""'
+            self.functions.append("\n".join([f"def {name}(t):", doc] + sub.lines) + "\n")
+            return call(name, t.text)
+        raise TypeError(f"not a schedule node: {type(node).__name__}")
+
+    def _seq_body(self, body: _Body, node: M.Seq, t: Expr) -> None:
+        phases, starts = node.phases, node.starts
+        n = len(phases)
+
+        def span(i: int) -> str:
+            end = literal(starts[i + 1]).text if i + 1 < n else "..."
+            return f"# phase {i + 1} of {n}: steps [{literal(starts[i]).text}, {end})"
+
+        if self.scalar:  # one step at a time: run only the current phase
+            for i in range(n):
+                block = body
+                if i < n - 1:
+                    body.line(f"if {t.text} < {literal(starts[i + 1]).text}:  {span(i)}")
+                    block = body.nested()
+                else:
+                    body.line(span(i))
+                clock = t if starts[i] == 0 else block.let("t", binop("-", t, literal(starts[i])))
+                block.line(f"return {self._sched(block, phases[i], clock, math.inf).text}")
+            return
+        # arrays: every phase is evaluated on its clock held in [0, length], ops.where picks
+        values = []
+        for i in range(n):
+            body.line(span(i))
+            start, length = starts[i], phases[i].length
+            end = literal(length).text
+            if start == 0:
+                clock = t if math.isinf(length) else call("ops.minimum", t.text, end)
+            else:
+                shifted = binop("-", t, literal(start)).text
+                clock = (call("ops.maximum", shifted, "0") if math.isinf(length)
+                         else call("ops.clip", shifted, "0", end))
+            clock = body.let("t", clock)
+            values.append(body.let(f"phase_{i + 1}", self._node(body, phases[i], clock)))
+        body.line(f"out = {values[-1].text}")
+        for i in range(n - 2, -1, -1):
+            body.line(f"out = ops.where({t.text} < {literal(starts[i + 1]).text}, {values[i].text}, out)")
+        body.line("return out")
+
+    def _modulate(self, body: _Body, node: M.Modulate, t: Expr) -> Expr:
+        s = body.let("v", self._node(body, node.sched, t))
+        base = literal(float(node.base))
+        c = None
+        if "cycle" in M.scale_clocks(node.scale):
+            c = body.let("cycle", self._cycle(node.sched, t))
+        k = body.let("k", self._scale(body, node.scale, t, c))
+        return binop("+", base, binop("*", binop("-", s, base), k))
+
+    def _cycle(self, node: M.Sched, t: Expr) -> Expr:
+        if isinstance(node, M.Prim) and node.shape.cycle is not None:
+            fn = self.copier.copy(node.shape.cycle)
+            return call(fn, "ops", t.text, *(f"{k}={literal(v).text}" for k, v in node.args))
+        if isinstance(node, (M.Modulate, M.Window)):
+            return self._cycle(node.sched, t)
+        if isinstance(node, M.Pointwise) and node.cycle_source is not None:
+            return self._cycle(node.cycle_source, t)
+        raise TypeError("a scale on=cycle needs a cyclic schedule")  # the checker prevents this
+
+    # scales
+    def _scale(self, body: _Body, node: M.Scale, t: Expr, c: Expr | None) -> Expr:
+        if isinstance(node, M.ScalePrim):
+            fn = self.copier.copy(node.fn.value)
+            x = c if node.clock == "cycle" else t
+            return call(fn, "ops", x.text, *(f"{k}={literal(v).text}" for k, v in node.args))
+        if isinstance(node, M.ScaleExpr):
+            x = body.let("x", call("ops.float", (c if node.clock == "cycle" else t).text))
+            return self._x(node.body, x)
+        if isinstance(node, M.ScaleConst):
+            return literal(float(node.value))
+        if isinstance(node, M.ScaleMul):
+            a = body.let("k", self._scale(body, node.left, t, c))
+            b = body.let("k", self._scale(body, node.right, t, c))
+            return binop("*", a, b)
+        if isinstance(node, M.ScalePow):
+            a = self._scale(body, node.scale, t, c)
+            return call("ops.power", a.text, literal(float(node.power)).text)
+        raise TypeError(f"not a scale node: {type(node).__name__}")
+
+    def _x(self, node: M.XExpr, x: Expr) -> Expr:
+        if isinstance(node, M.XVar):
+            return x
+        if isinstance(node, M.XNum):
+            return literal(float(node.value))
+        if isinstance(node, M.XNeg):
+            return neg(self._x(node.operand, x))
+        if isinstance(node, M.XBin):
+            a, b = self._x(node.left, x), self._x(node.right, x)
+            if node.op == "**":
+                return call("ops.power", a.text, b.text)
+            return binop(node.op, a, b)
+        if isinstance(node, M.XCall):
+            return call(f"ops.{_XFN.get(node.fn, node.fn)}", *(self._x(a, x).text for a in node.args))
+        raise TypeError(f"not a clock-expression node: {type(node).__name__}")
+
+
+def generate_value(root: M.Sched, copier: SourceCopier, *, scalar: bool) -> str:
+    """The source of ``value(t)`` for a schedule (helpers first); shapes and scales are
+    copied through ``copier``."""
+    return ValueGenerator(copier, scalar).generate(
+        root, doc="The schedule at step `t` (non-negative; past the end the value holds)."
+    )
+
+
+# -- the module ------------------------------------------------------------------------------
+
+
+def _rule(title: str) -> str:
+    text = f"# -- {title} "
+    return text + "-" * max(4, LINE - 12 - len(text))
+
+
+def _bindings_text(checked: CheckedSchedule) -> str:
+    return ", ".join(f"{k}={v}" for k, v in checked.bindings) or "none"
+
+
+def _str_literal(text: str, indent: str = "    ") -> str:
+    if len(text) <= 76 and "\n" not in text:
+        return json.dumps(text)
+    pieces, cur = [], ""
+    for part in text.splitlines(keepends=True):
+        while len(part) > 70:
+            cut = part.rfind(" ", 0, 70) + 1 or 70
+            pieces.append(cur + part[:cut]) if cur else pieces.append(part[:cut])
+            cur, part = "", part[cut:]
+        cur += part
+        if cur.endswith("\n"):
+            pieces.append(cur)
+            cur = ""
+    if cur:
+        pieces.append(cur)
+    return "(\n" + "".join(f"{indent}{json.dumps(p)}\n" for p in pieces) + ")"
+
+
+def _top_level_names(src: str) -> set[str]:
+    names: set[str] = set()
+    for node in ast.parse(src).body:
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def emit_module(checked: CheckedSchedule, target: Target) -> str:
+    """The standalone module for ``checked`` on ``target`` (a backend's ``emit``)."""
+    wrapper = textwrap.dedent(target.wrapper).strip() + "\n"
+    imports_src = "\n".join(target.imports)
+    reserved = {"ops", "value", "t", "EXPR", "BINDINGS", "FINGERPRINT", "LENGTH"}
+    reserved |= _top_level_names(wrapper) | _top_level_names(imports_src)
+    copier = SourceCopier(reserved)
+    for line in target.imports:
+        for bound in _top_level_names(line):
+            copier.imports.setdefault(bound, line)
+    for obj in target.extras:
+        if copier.copy(obj) != obj.__name__:
+            raise EmitError(
+                f"the {target.backend} wrapper's helper `{obj.__name__}` clashes with a generated name",
+                code="E512", expected="distinct names", found=obj.__name__,
+            )
+    ops_name = copier.copy(target.ops)
+    ops_blocks = list(copier.blocks)
+    copier.blocks.clear()
+    scalar = bool(getattr(target.ops, "scalar", False))
+    value_src = generate_value(checked.root, copier, scalar=scalar)
+    fn_blocks = list(copier.blocks)
+
+    expr_lines = checked.expr.splitlines() or [""]
+    header = [
+        f"# Generated by `clrdsl compile --backend {target.backend}`. Do not edit: change the",
+        "# expression and generate again.",
+        "#",
+        f"#   expr:        {expr_lines[0]}",
+        *[f"#                {line}" for line in expr_lines[1:]],
+        f"#   bindings:    {_bindings_text(checked)}",
+        f"#   fingerprint: {checked.fingerprint}",
+    ]
+    usage = textwrap.dedent(target.usage).strip()
+    doc = [
+        f'"""A training schedule for {target.framework}, generated by clrdsl.',
+        "",
+        "Standalone: it imports only the framework and the standard library.",
+    ]
+    if usage:
+        doc += ["", *usage.splitlines()]
+    doc.append('"""')
+    imports = sorted(set(copier.imports.values()), key=lambda s: (s.startswith("from "), s))
+    stdlib = [i for i in imports if _top_package(i.split()[1]) in sys.stdlib_module_names]
+    third = [i for i in imports if i not in stdlib]
+    if copier.annotations:
+        stdlib.insert(0, "from __future__ import annotations\n")
+    length = checked.length
+    consts = [
+        f"EXPR = {_str_literal(checked.expr)}",
+        "BINDINGS = {" + ", ".join(f"{json.dumps(k)}: {v!r}" for k, v in checked.bindings) + "}",
+        f"FINGERPRINT = {json.dumps(checked.fingerprint)}",
+        f"LENGTH = {literal(length if isinstance(length, int) else float(length)).text}"
+        + ("  # the schedule never ends" if math.isinf(length) else "  # updates; after them the value holds"),
+    ]
+    parts = [
+        "\n".join(header + doc)
+        + "\n\n"
+        + "\n\n".join(p for p in ("\n".join(stdlib), "\n".join(third)) if p)
+        + "\n\n"
+        + "\n".join(consts),
+        _rule(f"the ops namespace of the {target.backend} backend") + "\n\n"
+        + render_blocks(ops_blocks) + f"\n\n\nops = {ops_name}",
+    ]
+    if fn_blocks:
+        parts.append(_rule("shapes and scales, copied from their plugins") + "\n\n" + render_blocks(fn_blocks))
+    parts.append(_rule("the schedule") + "\n\n\n" + value_src.rstrip())
+    parts.append(_rule(f"{target.framework} entry points") + "\n\n\n" + wrapper.rstrip())
+    out = "\n\n\n".join(p.rstrip() for p in parts) + "\n"
+    compile(out, "<generated>", "exec")  # a generator bug must not reach the user as a file
+    return out

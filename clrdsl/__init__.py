@@ -23,12 +23,18 @@ from .errors import (
 from .functions import Param, ParamError, ScaleFn, Shape
 from .model import CheckedSchedule
 from .parse import parse
+from .range_test import range_test
 from .unparse import from_json, to_json, unparse
+from ._import_hooks import after_import as _after_import
 
 __version__ = "0.1.0"
 
+# Keras looks saved schedules up by registered name: register ours the moment Keras is
+# imported (at once if it already is), without importing it here.
+_after_import("keras", "clrdsl_keras.schedule")
+
 __all__ = [
-    "check", "compile", "parse", "unparse", "to_json", "from_json",
+    "check", "compile", "range_test", "parse", "unparse", "to_json", "from_json",
     "ClrdslError", "ClrdslSyntaxError", "ClrdslNameError", "ClrdslTypeError", "ClrdslValueError",
     "ClrdslLimitError", "ClrdslPluginError", "Source", "Span",
     "Shape", "ScaleFn", "Param", "ParamError", "CheckedSchedule",

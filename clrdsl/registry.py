@@ -201,5 +201,6 @@ def get_backend(name: str) -> Any:
             expected=f"{', '.join(missing)} importable",
             found="not installed",
             hint=_install_hint(dist, missing[0]),
+            notes=[f"distribution: {dist}"],
         )
     return obj

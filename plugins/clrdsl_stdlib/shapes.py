@@ -6,8 +6,10 @@ from clrdsl.functions import Param, ParamError, Shape
 
 
 def _progress(ops, t, over):
-    # fraction of the way through, 1 for a zero-length ramp (t is clamped to [0, over])
-    return ops.float(t) / over if over > 0 else ops.float(t) * 0.0 + 1.0
+    # fraction of the way through, 1 for a zero-length ramp (t is clamped to [0, over]).
+    # The minimum guards float32 under XLA, which may compute t/over as t*(1/over) and
+    # fuse `1 - p` into an FMA, giving 1 - p < 0 at t = over (poly's power is then NaN).
+    return ops.minimum(ops.float(t) / over, 1.0) if over > 0 else ops.float(t) * 0.0 + 1.0
 
 
 def constant_value(ops, t, value, over):

@@ -1,0 +1,47 @@
+"""An OmegaConf resolver that checks a schedule string when the config is resolved.
+
+    from clrdsl.integrations.omegaconf import register_resolver
+    register_resolver()          # once, before the config is resolved
+
+    # config.yaml
+    optim:
+      lr: ${clrdsl:'triangular(0.001, 0.006, step=2000) * exp(gamma=0.99994, on=iterations)'}
+      # units that need bindings take them as a dict (quote the whole value in YAML):
+      lr2: "${clrdsl:'triangular2(0.001, 0.006, step=4ep)', {steps_per_epoch: ${data.steps_per_epoch}}}"
+
+Resolving ``optim.lr`` gives the expression's canonical text, or raises OmegaConf's
+``InterpolationResolutionError`` whose message is the clrdsl diagnostic: the source
+named after the config key, a caret under the bad span, expected/found and a hint.
+The value stays a string (configs hold data); compile it where it is used, with the
+same bindings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..api import check
+
+RESOLVER = "clrdsl"
+BINDINGS = ("steps_per_epoch", "total_steps")
+
+
+def check_schedule(expr: Any, bindings: Mapping[str, Any] | None = None, _node_: Any = None) -> str:
+    """The resolver: check ``expr`` (with optional bindings) and return its canonical text."""
+    if not isinstance(expr, str):
+        raise TypeError(f"${{{RESOLVER}:...}} takes a schedule string, got {type(expr).__name__} {expr!r}")
+    given = dict(bindings or {})
+    unknown = sorted(set(given) - set(BINDINGS))
+    if unknown:
+        raise TypeError(f"${{{RESOLVER}:...}}: unknown binding {', '.join(unknown)} "
+                        f"(the bindings are {', '.join(BINDINGS)})")
+    key = _node_._get_full_key(None) if _node_ is not None else ""
+    return check(expr, name=f"<{key}>" if key else "<config>", **given).expr
+
+
+def register_resolver(name: str = RESOLVER) -> None:
+    """Register ``${name:...}`` with OmegaConf (idempotent)."""
+    from omegaconf import OmegaConf
+
+    OmegaConf.register_new_resolver(name, check_schedule, replace=True, use_cache=False)

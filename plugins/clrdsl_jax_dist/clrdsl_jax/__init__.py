@@ -1,0 +1,134 @@
+"""The JAX/optax backend of clrdsl, a distribution of its own (``clrdsl-jax``).
+
+``clrdsl.compile(expr, backend="jax")`` returns a :class:`JaxSchedule`: an
+optax-compatible schedule, ``step -> jnp`` scalar, pure and traceable, so it works
+under ``jax.jit``, as ``optax.sgd(learning_rate=...)``, in ``optax.inject_hyperparams``
+and with a traced step. A mapping of expressions (``{"learning_rate": ..., "b1": ...}``)
+compiles to a dict of schedules, ready for ``optax.inject_hyperparams(optax.adam)(**d)``.
+
+Values come from clrdsl's one evaluator (:func:`clrdsl.lower.lower`) run on
+:class:`~clrdsl_jax.ops.JaxOps`; this package adds no formula of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from clrdsl import check
+from clrdsl.errors import ClrdslLimitError, ClrdslTypeError
+from clrdsl.lower import lower
+
+from .ops import JaxOps, as_int_step, as_value, int_dtype
+
+__all__ = ["JaxOps", "JaxSchedule", "JaxBackend", "backend"]
+__version__ = "0.1.0"
+
+
+def _step_array(step):
+    """A step (or steps) as a JAX array; host floats must be whole numbers."""
+    host = isinstance(step, (float, np.floating, np.ndarray))
+    if host and np.issubdtype(np.asarray(step).dtype, np.floating):
+        arr = np.asarray(step)
+        if not np.all(np.isfinite(arr) & (arr == np.floor(arr))):
+            raise TypeError(f"steps must be integers (optimizer updates), got {step!r}")
+    try:
+        t = jnp.asarray(step)
+    except OverflowError:
+        raise OverflowError(
+            f"step {step} does not fit in {np.dtype(int_dtype()).name}: JAX counts in 32 bits unless "
+            "x64 is enabled (jax.config.update('jax_enable_x64', True))"
+        ) from None
+    if not (jnp.issubdtype(t.dtype, jnp.integer) or jnp.issubdtype(t.dtype, jnp.floating)):
+        raise TypeError(f"steps must be integers (optimizer updates), got dtype {t.dtype}")
+    return t
+
+
+class JaxSchedule:
+    """A compiled schedule: ``s(step)`` gives a float32 scalar (float64 under x64);
+    an integer array of steps gives an array. Pure and traceable (a call made outside
+    a trace runs a jitted kernel); pickles as its canonical expression and bindings."""
+
+    def __init__(self, checked) -> None:
+        self.checked = checked
+        self._fn = lower(checked.root, JaxOps)
+        self._jitted = jax.jit(self._evaluate)
+        self._check_traceable()
+
+    @property
+    def expr(self) -> str:
+        return self.checked.expr
+
+    @property
+    def length(self) -> float:
+        return self.checked.length
+
+    def __call__(self, step):
+        return self._jitted(_step_array(step))
+
+    def _evaluate(self, t):
+        t = as_int_step(t)
+        return as_value(self._fn(t), t)
+
+    def _check_traceable(self) -> None:
+        # Trace once, abstractly (no computation): durations that do not fit the
+        # integer step type fail here, at compile time, with a clear message.
+        try:
+            jax.eval_shape(self._evaluate, jax.ShapeDtypeStruct((), int_dtype()))
+        except OverflowError:
+            idt = np.dtype(int_dtype()).name
+            raise ClrdslLimitError(
+                f"the schedule has a duration or boundary beyond the largest {idt} step "
+                f"({np.iinfo(int_dtype()).max})",
+                code="E621",
+                expected=f"durations that fit in {idt} for the jax backend",
+                found=f"`{self.expr}`",
+                hint="enable 64-bit integers before compiling: jax.config.update('jax_enable_x64', True)",
+            ) from None
+
+    def __reduce__(self):
+        return (_rebuild, (self.checked.expr, self.checked.bindings))
+
+    def __repr__(self) -> str:
+        return f"JaxSchedule({self.expr!r})"
+
+
+def _rebuild(expr, bindings):
+    return JaxSchedule(check(expr, **dict(bindings)))
+
+
+def _compile_tree(checked):
+    if isinstance(checked, Mapping):
+        return {k: _compile_tree(v) for k, v in checked.items()}
+    return JaxSchedule(checked)
+
+
+class JaxBackend:
+    name = "jax"
+    requires = ("jax", "optax")
+    extra = "jax"
+    ops = JaxOps
+
+    def compile(self, checked: Any, **options: Any):
+        """A :class:`JaxSchedule`, or a dict of them for a mapping of expressions."""
+        if options:
+            raise ClrdslTypeError(
+                f"the jax backend takes no options (got {', '.join(options)})", code="E622",
+                expected="clrdsl.compile(expr, backend='jax', steps_per_epoch=..., total_steps=...)",
+                found=", ".join(f"{k}=" for k in options),
+                hint="optax takes the schedule itself: optax.sgd(learning_rate=schedule)",
+            )
+        return _compile_tree(checked)
+
+    def emit(self, checked) -> str:
+        """A standalone module defining a jitted ``schedule(step)``; it imports jax, never clrdsl."""
+        from .emit import emit
+
+        return emit(checked)
+
+
+backend = JaxBackend()

@@ -1,0 +1,44 @@
+"""Standalone JAX code for ``clrdsl compile --backend jax``.
+
+Built with clrdsl's shared generator (:mod:`clrdsl.emit`), as any third-party backend
+can: the module carries a copy of :class:`~clrdsl_jax.ops.JaxOps` and of the shapes the
+schedule uses, and defines ``schedule(step)``, a jitted optax-compatible schedule.
+"""
+
+from __future__ import annotations
+
+from clrdsl.emit import Target, emit_module
+
+from .ops import JaxOps, as_int_step, as_value
+
+WRAPPER = '''
+@jax.jit
+def schedule(step):
+    """The value at `step`: a jnp scalar (float32; float64 under x64), or an array for an
+    array of steps. Pure and traceable: optax.sgd(learning_rate=schedule) and
+    optax.inject_hyperparams take it as it is."""
+    t = as_int_step(jnp.asarray(step))
+    return as_value(value(t), t)
+'''
+
+USAGE = '''
+Usage:
+    from this_module import schedule
+    optimizer = optax.sgd(learning_rate=schedule, momentum=0.9)
+    float(schedule(1000))
+'''
+
+TARGET = Target(
+    backend="jax",
+    framework="JAX/optax",
+    ops=JaxOps,
+    imports=("import jax", "import jax.numpy as jnp"),
+    wrapper=WRAPPER,
+    usage=USAGE,
+    extras=(as_int_step, as_value),
+)
+
+
+def emit(checked) -> str:
+    """The standalone JAX module for a checked schedule."""
+    return emit_module(checked, TARGET)

@@ -1,0 +1,62 @@
+"""Standalone Keras code for ``clrdsl compile --backend keras``.
+
+The generated module carries a copy of the keras backend's ops (:mod:`clrdsl_keras.ops`:
+the step stays an integer until a shape asks for a float, so positions inside a cycle
+are exact at any step) and defines ``schedule(step)`` and ``Schedule``: a
+``keras.optimizers.schedules.LearningRateSchedule`` registered for serialization.
+"""
+
+from __future__ import annotations
+
+from clrdsl.emit import Target, emit_module
+
+from .ops import KerasOps, finish, to_step
+
+WRAPPER = '''
+@keras.saving.register_keras_serializable("clrdsl_generated", "Schedule_" + FINGERPRINT)
+class Schedule(keras.optimizers.schedules.LearningRateSchedule):
+    """The schedule as a Keras learning-rate schedule: `keras.optimizers.SGD(Schedule())`.
+
+    Computed with keras.ops from the optimizer's step alone (TensorFlow, JAX and torch
+    Keras backends; eager, tf.function, XLA, jax.jit)."""
+
+    def __call__(self, step):
+        t = to_step(step)
+        return finish(value(t), t)
+
+    def get_config(self):
+        return {"expr": EXPR, "bindings": dict(BINDINGS)}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls()
+
+
+def schedule(step):
+    """The value at `step` (an int gives a float; an integer array gives an array)."""
+    t = to_step(step)
+    out = keras.ops.convert_to_numpy(finish(value(t), t))
+    return float(out) if out.ndim == 0 else out
+'''
+
+USAGE = '''
+Usage:
+    from this_module import Schedule, schedule
+    optimizer = keras.optimizers.SGD(learning_rate=Schedule())
+    schedule(1000)    # a float (computed in keras.config.floatx(), float32 by default)
+'''
+
+TARGET = Target(
+    backend="keras",
+    framework="Keras",
+    ops=KerasOps,
+    imports=("import keras",),
+    wrapper=WRAPPER,
+    usage=USAGE,
+    extras=(to_step, finish),
+)
+
+
+def emit(checked) -> str:
+    """The standalone Keras module for a checked schedule."""
+    return emit_module(checked, TARGET)

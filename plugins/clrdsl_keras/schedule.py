@@ -1,0 +1,71 @@
+"""The Keras ``LearningRateSchedule`` of an expression, serialized as its text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from clrdsl.api import check
+from clrdsl.lower import lower
+from clrdsl.model import CheckedSchedule
+
+from .ops import KerasOps, finish, to_step
+
+
+@keras.saving.register_keras_serializable(package="clrdsl", name="Schedule")
+class Schedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A clrdsl expression as a Keras learning-rate schedule.
+
+        opt = keras.optimizers.SGD(Schedule("triangular2(1e-3, 6e-3, step=2000)"))
+
+    Written in ``keras.ops`` only: it runs on the TensorFlow, JAX and torch Keras
+    backends, eagerly, inside ``tf.function`` (also with ``jit_compile=True``) and
+    under ``jax.jit``. The value at a step is computed from the step alone, so a
+    reloaded optimizer resumes exactly where its ``iterations`` counter stands.
+
+    ``get_config()`` is ``{"expr": <canonical text>, "bindings": {...}}``: the
+    expression is the serialized form. The class is registered with Keras as
+    ``clrdsl>Schedule`` when ``clrdsl_keras`` is imported, which ``import clrdsl``
+    arranges as soon as Keras is imported too.
+    """
+
+    def __init__(self, expr: str | CheckedSchedule, *, steps_per_epoch: int | None = None,
+                 total_steps: int | None = None) -> None:
+        super().__init__()
+        self.checked = check(expr, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
+        self._fn = lower(self.checked.root, KerasOps)
+
+    @property
+    def expr(self) -> str:
+        return self.checked.expr
+
+    @property
+    def bindings(self) -> dict[str, Any]:
+        return self.checked.bindings_dict
+
+    @property
+    def length(self) -> float:
+        return self.checked.length
+
+    def __call__(self, step):
+        t = to_step(step)
+        return finish(self._fn(t), t)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"expr": self.checked.expr, "bindings": self.checked.bindings_dict}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Schedule":
+        return cls(config["expr"], **dict(config.get("bindings") or {}))
+
+    def __reduce__(self):  # pickle and deepcopy by the text, like every other save
+        return (_from_config, (type(self), self.get_config()))
+
+    def __repr__(self) -> str:
+        extra = "".join(f", {k}={v!r}" for k, v in self.checked.bindings)
+        return f"Schedule({self.checked.expr!r}{extra})"
+
+
+def _from_config(cls, config):
+    return cls.from_config(config)

@@ -42,7 +42,7 @@ def demo(quick, out_dir, seeds, epochs, rule, workers, progress):
     plainly whether CLR beat fixed LR in this run.
     Examples:
       clrdsl demo
-      clrdsl demo --quick --out /tmp/demo
+      clrdsl demo --quick --out demo-out
     """
     _need("torch", "matplotlib", "tqdm")
     from dataclasses import replace

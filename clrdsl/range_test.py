@@ -52,8 +52,9 @@ def range_test(model: Any, loss_fn: Any = None, data: Any = None, optimizer: Any
     after every update instead of on the training batch. ``smooth``: the weight of a
     new value in the bias-corrected moving average. ``diverge``: stop once the smoothed
     loss exceeds this multiple of its best value (or is not finite). ``rule``: the
-    default suggestion rule of the result (see :mod:`clrdsl.suggest`). Other keyword
-    options go to the framework session (Keras: ``batch_size``).
+    default suggestion rule of the result (see :mod:`clrdsl.suggest`). ``progress``:
+    show a tqdm bar. Other keyword options go to the framework session (torch:
+    ``device``; Keras: ``batch_size`` and ``seed``, which shuffles array data).
     """
     if not isinstance(steps, int) or steps < 5:
         raise ClrdslValueError("a range test needs an integer steps >= 5", code="E706", found=repr(steps))

@@ -223,7 +223,9 @@ def report(result, out_dir) -> str:
     for (policy, budget), e in result.expressions.items():
         extra = "".join(f", {k}: {v}" for k, v in e.items() if k != "lr")
         text.append(f"  {policy:<12} {budget:<5} {e['lr']}{extra}")
-    text += ["", f"{sum(1 for c in result.curves if c.job.role == 'eval')} evaluation runs + "
+    n_eval = sum(1 for c in result.curves if c.job.role == "eval")
+    n_read = sum(1 for c in result.curves if c.prefix)
+    text += ["", f"{n_eval} evaluation runs ({n_read} of them read off the first half of a full run) + "
              f"{len(result.grid)} tuning runs on {result.workers} processes in {result.seconds:.0f} s.",
              "Wrote: " + ", ".join(str(p) for p in files.values())]
     return "\n".join(text)

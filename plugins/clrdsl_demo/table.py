@@ -123,9 +123,11 @@ def verdict(result, table_rows: list[Row] | None = None) -> str:
     fast = [r for r in clr if r.reach is not None]
     if fast:
         r = min(fast, key=lambda r: r.reach)
+        own = (f"; fixed LR itself first reached it after {fixed.reach:,}"
+               + (", sooner" if fixed.reach < r.reach else "")) if fixed.reach is not None else ""
         lines.append(f"- first to reach fixed LR's final {fixed.mean:.1f}%: {r.policy} ({r.budget} budget) after "
                      f"{r.reach:,} updates, {fixed.iterations / r.reach:.1f}x fewer than fixed LR's "
-                     f"{fixed.iterations:,}.")
+                     f"{fixed.iterations:,}{own}.")
     else:
         lines.append(f"- no CLR policy reached fixed LR's final {fixed.mean:.1f}% (mean over seeds).")
     head = "In this run CLR beat fixed LR." if beat else "In this run CLR did not clearly beat fixed LR."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from clrdsl.backend import Compiled
 from clrdsl.lower import lower
 
 
@@ -35,20 +36,12 @@ class NumpyOps:
     power = staticmethod(np.power)
 
 
-class NumpySchedule:
+class NumpySchedule(Compiled):
     """A compiled schedule: call it with a step or an integer array of steps."""
 
     def __init__(self, checked) -> None:
         self.checked = checked
         self._fn = lower(checked.root, NumpyOps)
-
-    @property
-    def expr(self) -> str:
-        return self.checked.expr
-
-    @property
-    def length(self) -> float:
-        return self.checked.length
 
     def __call__(self, t):
         arr = np.asarray(t)
@@ -67,9 +60,6 @@ class NumpySchedule:
         if out.ndim == 0:
             return float(out)
         return out  # a fresh float64 array (never a view of the caller's steps)
-
-    def __repr__(self) -> str:
-        return f"NumpySchedule({self.expr!r})"
 
 
 class NumpyBackend:

@@ -21,6 +21,7 @@ import numpy as np
 
 from clrdsl import check
 from clrdsl.errors import ClrdslLimitError, ClrdslTypeError
+from clrdsl.backend import Compiled
 from clrdsl.lower import lower
 
 from .ops import JaxOps, as_int_step, as_value, int_dtype
@@ -48,7 +49,7 @@ def _step_array(step):
     return t
 
 
-class JaxSchedule:
+class JaxSchedule(Compiled):
     """A compiled schedule: ``s(step)`` gives a float32 scalar (float64 under x64);
     an integer array of steps gives an array. Pure and traceable (a call made outside
     a trace runs a jitted kernel); pickles as its canonical expression and bindings."""
@@ -58,14 +59,6 @@ class JaxSchedule:
         self._fn = lower(checked.root, JaxOps)
         self._jitted = jax.jit(self._evaluate)
         self._check_traceable()
-
-    @property
-    def expr(self) -> str:
-        return self.checked.expr
-
-    @property
-    def length(self) -> float:
-        return self.checked.length
 
     def __call__(self, step):
         return self._jitted(_step_array(step))
@@ -92,9 +85,6 @@ class JaxSchedule:
 
     def __reduce__(self):
         return (_rebuild, (self.checked.expr, self.checked.bindings))
-
-    def __repr__(self) -> str:
-        return f"JaxSchedule({self.expr!r})"
 
 
 def _rebuild(expr, bindings):

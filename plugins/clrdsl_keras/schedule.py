@@ -6,6 +6,7 @@ from typing import Any
 
 import keras
 
+from clrdsl.backend import Compiled
 from clrdsl.api import check
 from clrdsl.lower import lower
 from clrdsl.model import CheckedSchedule
@@ -14,7 +15,7 @@ from .ops import KerasOps, finish, to_step
 
 
 @keras.saving.register_keras_serializable(package="clrdsl", name="Schedule")
-class Schedule(keras.optimizers.schedules.LearningRateSchedule):
+class Schedule(Compiled, keras.optimizers.schedules.LearningRateSchedule):
     """A clrdsl expression as a Keras learning-rate schedule.
 
         opt = keras.optimizers.SGD(Schedule("triangular2(1e-3, 6e-3, step=2000)"))
@@ -35,18 +36,6 @@ class Schedule(keras.optimizers.schedules.LearningRateSchedule):
         super().__init__()
         self.checked = check(expr, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
         self._fn = lower(self.checked.root, KerasOps)
-
-    @property
-    def expr(self) -> str:
-        return self.checked.expr
-
-    @property
-    def bindings(self) -> dict[str, Any]:
-        return self.checked.bindings_dict
-
-    @property
-    def length(self) -> float:
-        return self.checked.length
 
     def __call__(self, step):
         t = to_step(step)

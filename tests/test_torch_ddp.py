@@ -12,6 +12,7 @@ import json
 import multiprocessing
 import os
 import socket
+import sys
 
 import pytest
 
@@ -90,9 +91,11 @@ def _free_port():
 
 
 def test_ddp_two_ranks_same_lr_and_exact_resume(tmp_path):
-    # fork where the platform has it: the ranks inherit the loaded modules instead of
-    # importing torch again (spawn works too, only slower)
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    # fork where the platform has it and it is safe: the ranks inherit the loaded modules
+    # instead of importing torch again. Not once a multithreaded runtime is loaded in this
+    # worker (JAX, TensorFlow from other tests): a fork can then deadlock, so spawn.
+    threaded = any(m in sys.modules for m in ("jax", "tensorflow"))
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() and not threaded else "spawn"
     mp.start_processes(_worker, args=(_free_port(), str(tmp_path)), nprocs=WORLD, join=True,
                        start_method=method)
     res = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD)]

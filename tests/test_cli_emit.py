@@ -349,3 +349,29 @@ def test_cli_compile_goes_through_the_backend_emit(tmp_path):
     finally:
         registry.backends.unregister("fake")
         registry.backends.unregister("noemit")
+
+
+def test_emitted_torch_scheduler_is_warning_free_in_any_call_order(tmp_path):
+    # Pain point: torch warns when scheduler.step() precedes optimizer.step() (AMP skips
+    # do that legitimately). The generated scheduler is closed form, so order is moot.
+    ref = clrdsl.compile("onecycle(0.1, total=100)")  # the NumPy reference
+    (tmp_path / "sched_mod.py").write_text(registry.get_backend("torch").emit(clrdsl.check("onecycle(0.1, total=100)")))
+    code = (
+        "import sys, json; sys.modules['clrdsl'] = None\n"
+        "import torch, sched_mod\n"
+        "p = torch.zeros(1, requires_grad=True)\n"
+        "opt = torch.optim.SGD([p], lr=1.0)\n"
+        "s = sched_mod.make_scheduler(opt)\n"
+        "out = [opt.param_groups[0]['lr']]\n"
+        "for i in range(5):\n"
+        "    s.step()\n"  # before any optimizer.step(): no warning under -W error
+        "    out.append(opt.param_groups[0]['lr'])\n"
+        "s.set_step(50); out.append(s.get_last_lr()[0])\n"
+        "print(json.dumps(out))\n"
+    )
+    proc = subprocess.run([sys.executable, "-W", "error", "-c", code], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout)
+    want = [ref(t) for t in (0, 1, 2, 3, 4, 5, 50)]
+    assert got == want

@@ -31,6 +31,13 @@ class Scheduler(LRScheduler):
     def _get_closed_form_lr(self):
         return self.get_lr()
 
+    def step(self, epoch=None):
+        """Advance one optimizer update (or position the schedule at `epoch` updates).
+
+        The value depends on t alone, so call order is irrelevant and no step-order
+        warning is issued (an AMP-skipped optimizer step is not a mistake here)."""
+        self.set_step(self.last_epoch + 1 if epoch is None else epoch)
+
     def set_step(self, t):
         """Position the schedule after `t` updates and write its learning rate."""
         self.last_epoch = int(t)

@@ -264,6 +264,20 @@ class RangeTestResult:
         return "\n".join(lines)
 
 
+def endless(data: Any):
+    """Batches from a re-iterable (a DataLoader, a list), starting over at its end, as
+    the range test runs for as many updates as asked; an error if it yields none."""
+    from .errors import ClrdslValueError
+
+    while True:
+        empty = True
+        for batch in data:
+            empty = False
+            yield batch
+        if empty:
+            raise ClrdslValueError("the range test's data yielded no batches", code="E709")
+
+
 class _Ema:
     """Bias-corrected exponential moving average with weight ``w`` on each new value."""
 

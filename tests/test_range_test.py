@@ -321,3 +321,15 @@ def test_import_clrdsl_stays_light():
             "bad = [m for m in ('torch', 'keras', 'tensorflow', 'jax', 'numpy', 'matplotlib') if m in sys.modules]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_data_that_yields_no_batches_is_a_clear_error_and_state_is_restored():
+    torch = pytest.importorskip("torch")
+    model = torch.nn.Linear(2, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with pytest.raises(clrdsl.ClrdslValueError) as info:
+        clrdsl.range_test(model, torch.nn.functional.mse_loss, [], opt, start=1e-4, end=1, steps=10)
+    assert info.value.code == "E709" and "no batches" in info.value.message
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert opt.param_groups[0]["lr"] == 0.1

@@ -31,6 +31,7 @@ import keras
 import numpy as np
 
 from clrdsl.errors import ClrdslValueError
+from clrdsl.range_test import endless
 
 
 class KerasSession:
@@ -113,14 +114,9 @@ class KerasSession:
                 return self._next_batch()
             x, y = self.data
             return x[idx], y[idx]
-        for _ in range(2):
-            if self._it is None:
-                self._it = iter(self.data)
-            try:
-                return next(self._it)
-            except StopIteration:
-                self._it = None
-        raise ClrdslValueError("the range test's data yielded no batches", code="E709")
+        if self._it is None:
+            self._it = endless(self.data)
+        return next(self._it)
 
     # -- one update --------------------------------------------------------------------
     def step(self, lr: float) -> tuple[float, float | None]:

@@ -25,6 +25,7 @@ from typing import Any
 import torch
 
 from clrdsl.errors import ClrdslValueError
+from clrdsl.range_test import endless
 
 
 def accuracy(output: torch.Tensor, target: torch.Tensor) -> float:
@@ -81,14 +82,9 @@ class TorchSession:
 
     # -- one update --------------------------------------------------------------------
     def _next_batch(self):
-        for _ in range(2):
-            if self._it is None:
-                self._it = iter(self.data)
-            try:
-                return next(self._it)
-            except StopIteration:
-                self._it = None
-        raise ClrdslValueError("the range test's data yielded no batches", code="E709")
+        if self._it is None:
+            self._it = endless(self.data)
+        return next(self._it)
 
     def _move(self, x):
         if isinstance(x, torch.Tensor):

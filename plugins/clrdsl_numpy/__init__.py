@@ -36,6 +36,28 @@ class NumpyOps:
     power = staticmethod(np.power)
 
 
+# Generated NumPy modules (`clrdsl compile --backend numpy`) carry a copy of this function.
+def evaluate(fn, t):
+    """A lowered schedule ``fn`` at a step (a float) or an integer array of steps (a
+    fresh float64 array of the same shape)."""
+    arr = np.asarray(t)
+    if arr.dtype.kind not in "iu":
+        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):
+            arr = arr.astype(np.int64)
+        else:
+            raise TypeError(f"steps must be integers (optimizer updates), got dtype {arr.dtype}")
+    arr = arr.astype(np.int64, copy=False)
+    if arr.size and arr.min() < 0:  # steps before the start read as step 0
+        arr = np.maximum(arr, 0)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        out = np.asarray(fn(arr), dtype=np.float64)
+    if out.shape != arr.shape:  # a constant part broadcasts to the steps' shape
+        out = np.broadcast_to(out, arr.shape).copy()
+    if out.ndim == 0:
+        return float(out)
+    return out  # a fresh float64 array (never a view of the caller's steps)
+
+
 class NumpySchedule(Compiled):
     """A compiled schedule: call it with a step or an integer array of steps."""
 
@@ -44,22 +66,7 @@ class NumpySchedule(Compiled):
         self._fn = lower(checked.root, NumpyOps)
 
     def __call__(self, t):
-        arr = np.asarray(t)
-        if arr.dtype.kind not in "iu":
-            if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):
-                arr = arr.astype(np.int64)
-            else:
-                raise TypeError(f"steps must be integers (optimizer updates), got dtype {arr.dtype}")
-        arr = arr.astype(np.int64, copy=False)
-        if arr.size and arr.min() < 0:  # steps before the start read as step 0
-            arr = np.maximum(arr, 0)
-        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-            out = np.asarray(self._fn(arr), dtype=np.float64)
-        if out.shape != arr.shape:  # a constant part broadcasts to the steps' shape
-            out = np.broadcast_to(out, arr.shape).copy()
-        if out.ndim == 0:
-            return float(out)
-        return out  # a fresh float64 array (never a view of the caller's steps)
+        return evaluate(self._fn, t)
 
 
 class NumpyBackend:

@@ -9,23 +9,12 @@ from __future__ import annotations
 
 from clrdsl.emit import Target, emit_module
 
-from . import NumpyOps
+from . import NumpyOps, evaluate
 
 WRAPPER = '''
 def schedule(step):
     """The value at `step` (an int gives a float) or at every step of an integer array."""
-    arr = np.asarray(step)
-    if arr.dtype.kind not in "iu":
-        if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):
-            arr = arr.astype(np.int64)
-        else:
-            raise TypeError(f"steps must be integers (optimizer updates), got dtype {arr.dtype}")
-    arr = np.maximum(arr.astype(np.int64, copy=False), 0)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        out = np.broadcast_to(np.asarray(value(arr), dtype=np.float64), arr.shape)
-    if out.ndim == 0:
-        return float(out)
-    return np.array(out)
+    return evaluate(value, step)
 '''
 
 USAGE = '''
@@ -42,6 +31,7 @@ TARGET = Target(
     imports=("import numpy as np",),
     wrapper=WRAPPER,
     usage=USAGE,
+    extras=(evaluate,),
 )
 
 

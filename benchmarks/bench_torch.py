@@ -119,14 +119,29 @@ def step_table(steps):
     worst = max(b / a for _, a, b, _ in rows)
     print(f"worst clrdsl/torch ratio: {worst:.2f}x (target <= 0.5x): {'PASS' if worst <= 0.5 else 'MISS'}")
 
-    # jumping costs one block evaluation; stepping amortises it
+    # a jump costs what a step costs: every value is computed from the step alone
     s = clrdsl.compile(POLICIES[2][1], backend="torch", optimizer=_opt())
     positions = [(i * 7919) % 10**7 for i in range(2000)]
     it = iter(positions * 10)
     jump = min(timeit.repeat(lambda: s.set_step(next(it)), number=1000, repeat=5)) / 1000 * 1e6
     same = min(timeit.repeat(lambda: s.set_step(1234), number=steps, repeat=5)) / steps * 1e6
-    print(f"set_step to a far position (new block): {jump:.1f} us; set_step to the same update "
+    print(f"set_step to a far position: {jump:.2f} us; set_step to the same update "
           f"(gradient accumulation): {same:.2f} us")
+
+
+def phases_table(steps):
+    """Cost per step against the number of phases of a sequence (target: 1,000 phases
+    <= 1.5x one phase): only the current phase runs, found by bisection."""
+    print(f"
+sched.step() against the number of phases ({steps} updates, best of 5)")
+    print(f"{'phases':>7} {'us/step':>8} {'ratio to 1 phase':>17}")
+    base = None
+    for n in (1, 10, 100, 1000):
+        expr = " >> ".join(f"linear({0.1 + i % 7 * 0.01}, 0.05, over={steps // n + 1})" for i in range(n))
+        us = per_step(lambda: clrdsl.compile(expr, backend="torch", optimizer=_opt()), steps)
+        base = base or us
+        print(f"{n:>7} {us:>8.2f} {us / base:>16.2f}x")
+    print(f"1,000 phases / 1 phase: {us / base:.2f}x (target <= 1.5x): {'PASS' if us / base <= 1.5 else 'MISS'}")
 
 
 class _RecompileLog(logging.Handler):
@@ -180,6 +195,7 @@ def main():
     args = ap.parse_args()
     print(f"torch {torch.__version__}, clrdsl {clrdsl.__version__}")
     step_table(args.steps)
+    phases_table(args.steps)
     if not args.no_compile:
         compile_table(args.inductor)
 

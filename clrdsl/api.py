@@ -6,6 +6,7 @@ import functools
 from typing import Any, Mapping
 
 from . import registry
+from .backend import Backend
 from .check import check_program
 from .errors import ClrdslError, ClrdslTypeError, Source
 from .model import CheckedSchedule
@@ -50,9 +51,11 @@ def compile(expr: str | CheckedSchedule | Mapping[Any, Any], backend: str = "num
     bindings = {"steps_per_epoch": steps_per_epoch, "total_steps": total_steps}
     if isinstance(expr, Mapping):
         checked: Any = {k: _check_value(v, bindings, f"<{k}>") for k, v in expr.items()}
-    else:
-        checked = check(expr, **bindings)
-    return b.compile(checked, **options)
+        mapping = getattr(b, "compile_mapping", None)
+        if mapping is None:  # a plain-object backend without the base class's default
+            return Backend.compile_mapping(b, checked, **options)
+        return mapping(checked, **options)
+    return b.compile(check(expr, **bindings), **options)
 
 
 def _check_value(v, bindings, name):

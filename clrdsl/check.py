@@ -35,12 +35,19 @@ from .errors import (
     suggestion_hint,
 )
 from .functions import KINDS, REQUIRED, Param, ParamError, ScaleFn, Shape
-from .parse import parse
+from .parse import _make_room, parse
 from .unparse import format_number, unparse
 
 BINDINGS = ("steps_per_epoch", "total_steps")
 CONSTANTS = {"pi": math.pi, "e": math.e}
-MAX_EXPANSION_DEPTH = 48
+
+# The budget of one expression (docs/language.md, "Limits"): measured while the checker
+# expands it, so a short string can never hang the checker or exhaust memory.
+MAX_EXPANSION_DEPTH = 48  # definitions expanding inside definitions
+MAX_EXPANSIONS = 2_000  # calls of definitions (`def`s and the prelude's) in one check
+MAX_NODES = 20_000  # model nodes the expression expands to (a definition used twice counts twice)
+MAX_PHASES = 10_000  # phases of one `>>` sequence
+MAX_MODEL_DEPTH = 256  # nesting of the expanded model
 
 # -- check-time values --------------------------------------------------------------
 
@@ -138,13 +145,115 @@ def _int_if_integral(v: float):
     return v
 
 
+class _OverBudget(Exception):
+    """Unwinds the whole check at once when the budget is exceeded (not collected with
+    other errors: nothing more is checked); :meth:`Checker.program` raises the error."""
+
+
+class Budget:
+    """What an expression has expanded to so far, against the limits above.
+
+    Each model node is measured once (size as a tree, depth) from its children's
+    measures, so measuring is linear in the distinct nodes even when definitions share
+    them. Once a limit is hit, every later expansion fails at once: the work done on a
+    refused expression stays bounded.
+    """
+
+    def __init__(self) -> None:
+        self.expansions = 0
+        self.exceeded: ClrdslLimitError | None = None
+        self._measures: dict[int, tuple[int, int]] = {}
+        self._keep: list[Any] = []  # measured nodes stay alive, so their ids stay theirs
+
+    def refuse(self, what: str, limit: int, found: str, span: Span | None) -> _OverBudget:
+        self.exceeded = ClrdslLimitError(
+            f"the expression expands to more than {limit:,} {what}",
+            code="E309", span=span, expected=f"at most {limit:,} {what} (the checker's budget)",
+            found=found,
+            hint="a definition used many times, or calling itself, multiplies what it expands to; "
+            "write the repetition with a shape's own cycles (triangular, cosine_restarts) instead",
+        )
+        return _OverBudget()
+
+    def check(self) -> None:
+        if self.exceeded is not None:
+            raise _OverBudget()
+
+    def expand(self, name: str, span: Span | None) -> None:
+        self.check()
+        self.expansions += 1
+        if self.expansions > MAX_EXPANSIONS:
+            raise self.refuse("expansions of definitions", MAX_EXPANSIONS,
+                              f"`{name}` expanded {self.expansions:,} times", span)
+
+    def phases(self, n: int, span: Span | None) -> None:
+        if n > MAX_PHASES:
+            raise self.refuse("phases in one sequence", MAX_PHASES, f"{n:,} phases", span)
+
+    def admit(self, node, span: Span | None):
+        """Measure a new model node; refuse it when the expression grows past the budget."""
+        size, depth, _ = self.measure(node)
+        if size > MAX_NODES:
+            raise self.refuse("model nodes", MAX_NODES, f"more than {MAX_NODES:,} nodes", span)
+        if depth > MAX_MODEL_DEPTH:
+            raise self.refuse("levels of nesting", MAX_MODEL_DEPTH, f"{depth} levels", span)
+        return node
+
+    def flattened(self, seq, a, b) -> None:
+        """Measure the sequence ``a >> b`` from the measures of its two sides (its phases
+        are theirs), in O(1): a long chain of `>>` stays linear to check."""
+        size, depth, height = 1, 1, 1
+        for piece in (a, b):
+            ps, pd, ph = self.measure(piece)
+            if isinstance(piece, M.Seq):
+                ps, pd, ph = ps - 1, pd - 1, ph - 1
+            size, depth, height = min(size + ps, MAX_NODES + 1), max(depth, pd + 1), max(height, ph + 1)
+        self._measures[id(seq)] = (size, depth, height)
+        self._keep.append(seq)
+
+    def measure(self, root) -> tuple[int, int, int]:
+        """(size as a tree, nesting depth, height) of a model node. The left operand of a
+        `+ - * /` that is itself one continues a flat chain: it adds to the height (what
+        recursive passes need room for), not to the nesting the limit counts."""
+        memo = self._measures
+        stack = [root]
+        while stack:
+            node = stack[-1]
+            if id(node) in memo:
+                stack.pop()
+                continue
+            kids = M.children(node)
+            todo = [k for k in kids if id(k) not in memo]
+            if todo:
+                stack.extend(todo)
+                continue
+            stack.pop()
+            size, depth, height = 1, 0, 0
+            chain = isinstance(node, M.Pointwise)
+            for i, k in enumerate(kids):
+                ks, kd, kh = memo[id(k)]
+                if chain and i == 0 and isinstance(k, M.Pointwise):
+                    kd -= 1  # the chain goes on: same level
+                size, depth, height = min(size + ks, MAX_NODES + 1), max(depth, kd), max(height, kh)
+            memo[id(node)] = (size, depth + 1, height + 1)
+            self._keep.append(node)
+        return memo[id(root)]
+
+
 class Checker:
     def __init__(self, source: Source, bindings: dict[str, Any]) -> None:
         self.source = source
         self.bindings = bindings
+        self.budget = Budget()
 
     # -- entry ----------------------------------------------------------------------
     def program(self, prog: S.Program) -> M.Sched:
+        try:
+            return self._program(prog)
+        except _OverBudget:
+            raise self.budget.exceeded from None
+
+    def _program(self, prog: S.Program) -> M.Sched:
         env: dict = {}
         defs: dict = {}
         ctx = _Ctx(env, defs, self.source)
@@ -212,6 +321,12 @@ class Checker:
 
     # -- expressions ----------------------------------------------------------------
     def expr(self, node, ctx: _Ctx):
+        v = self._expr(node, ctx)
+        if isinstance(v, (SchedV, ScaleV, ClockV)):
+            self.budget.admit(v.node, v.span)
+        return v
+
+    def _expr(self, node, ctx: _Ctx):
         if isinstance(node, S.Num):
             return self.number(node)
         if isinstance(node, S.Name):
@@ -450,16 +565,21 @@ class Checker:
                 hint="give it a length, e.g. `take(triangular(...), over=20000)`, or "
                 "`constant(0.1, over=500)`",
             )
+        count = sum(len(p.phases) if isinstance(p, M.Seq) else 1 for p in (a, b))
+        self.budget.phases(count, node.span)
         parts, starts = [], []
         for piece, offset in ((a, 0), (b, a.length)):
             if isinstance(piece, M.Seq):
                 parts.extend(piece.phases)
-                starts.extend(_int_if_integral(offset + s) for s in piece.starts)
+                starts.extend(piece.starts if offset == 0 else
+                              (_int_if_integral(offset + s) for s in piece.starts))
             else:
                 parts.append(piece)
                 starts.append(_int_if_integral(offset))
         length = _int_if_integral(a.length + b.length)
-        return SchedV(M.Seq(tuple(parts), tuple(starts), length=length, span=node.span), node.span)
+        seq = M.Seq(tuple(parts), tuple(starts), length=length, span=node.span)
+        self.budget.flattened(seq, a, b)
+        return SchedV(seq, node.span)
 
     def modulate(self, s: SchedV, k: ScaleV, node) -> M.Modulate:
         if s.node.base is None:
@@ -800,6 +920,7 @@ class Checker:
         return ClockV(M.XCall(name, tuple(_xnode(v) for v in vals)), node.span)
 
     def expand(self, d: DefV, node: S.Call, ctx: _Ctx):
+        self.budget.expand(d.node.name, node.span)
         params = []
         for p in d.node.params:
             if p.kind is None:
@@ -988,6 +1109,7 @@ def check_program(prog: S.Program, source: Source, **bindings) -> M.CheckedSched
     checker = Checker(source, b)
     try:
         root = checker.program(prog)
+        _make_room(checker.budget.measure(root)[2])  # for the recursive passes over the model
     except _Poisoned:  # pragma: no cover - every poison has a reported cause
         raise ClrdslValueError("invalid expression", code="E000", source=source) from None
     except ClrdslError as exc:

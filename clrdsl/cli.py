@@ -320,32 +320,28 @@ def _default_steps(checked) -> range:
 
 
 def backend_values(backend: str, checked, steps) -> list[float]:
-    """Values at ``steps`` from the compiled object of ``backend``."""
+    """Values at ``steps`` from the compiled object of ``backend``: through its
+    ``values`` capability (:class:`clrdsl.backend.Evaluates`), or by calling the object
+    it compiles to when that is a function of the step."""
     import numpy as np
 
-    plugin = _backend(backend)
-    t = np.asarray(list(steps), dtype=np.int64)
-    if backend == "torch":  # an LRScheduler drives an optimizer: position it at each step
-        import torch
+    from .backend import Evaluates, has
 
-        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-        sched = plugin.compile(checked, optimizer=opt)
-        out = []
-        for step in t.tolist():
-            sched.set_step(step)
-            out.append(float(sched.get_last_lr()[0]))
-        return out
+    plugin = _backend(backend)
+    t = [int(s) for s in steps]
+    if has(plugin, Evaluates):
+        return [float(v) for v in plugin.values(checked, t)]
     obj = plugin.compile(checked)
     if not callable(obj):
-        raise click.UsageError(f"the {backend} backend's object is not a function of the step; "
-                               "eval supports numpy, torch, keras and callable backends")
+        raise click.UsageError(f"the {backend} backend's object is not a function of the step and the "
+                               "backend has no `values` capability (clrdsl.backend.Evaluates)")
     try:
-        v = _to_numpy(obj(t))
-        if v.shape == t.shape:
+        v = _to_numpy(obj(np.asarray(t, dtype=np.int64)))
+        if v.shape == (len(t),):
             return [float(x) for x in v]
     except (TypeError, ValueError):
         pass
-    return [float(_to_numpy(obj(int(step)))) for step in t.tolist()]
+    return [float(_to_numpy(obj(step))) for step in t]
 
 
 def _to_numpy(x):

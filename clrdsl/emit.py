@@ -1,36 +1,44 @@
-"""Code generation: a checked schedule → a standalone Python module for one backend.
+"""Code generation: the one definition of evaluation.
 
-``clrdsl compile EXPR --backend NAME`` prints what a backend's ``emit(checked)``
-returns. Every built-in backend builds that text here, with one mechanism that a
-third-party backend can use too:
+A checked schedule becomes Python source for one backend (a :class:`Target`), and that
+source is what computes values everywhere:
 
-- The schedule becomes a function ``value(t)`` generated from the semantic model. It
-  mirrors :mod:`clrdsl.lower` node for node (the same operations in the same order),
-  so the generated module gives the values of the compiled backend object.
-- Each shape and scale the schedule uses is copied into the module with
-  :func:`inspect.getsource`, together with the helpers, constants and imports it
-  refers to. Shapes are written against ``ops`` (see :mod:`clrdsl.ops`), so the
-  copies run unchanged.
-- The backend supplies a :class:`Target`: its ``ops`` class (copied the same way),
-  and the framework-specific wrapper source that defines ``schedule(step)`` and the
-  native object (a torch ``LRScheduler``, a Keras ``LearningRateSchedule``, ...).
+- in-process, :func:`load` executes it in a fresh module (registered with
+  :mod:`linecache`, so tracebacks show the generated lines) and each backend's object
+  calls the functions it defines (``value(t)``, ``schedule(step)``, ...);
+- ``clrdsl compile EXPR --backend NAME`` writes the same text out as a standalone
+  module (:func:`emit_module`), with a header and the backend's native wrapper.
 
-The generated module imports its framework (and standard-library modules such as
-``math``), never clrdsl. It starts with a comment holding the canonical expression
-and its bindings.
+So a backend's object and its emitted module cannot drift: they run the same code.
+
+- ``value(t)`` is generated from the semantic model by :class:`ValueGenerator`.
+- Each shape and scale the schedule uses is copied in with :func:`inspect.getsource`,
+  together with the helpers, constants and imports it refers to (:class:`SourceCopier`).
+  Shapes are written against ``ops`` (see :mod:`clrdsl.ops`), so the copies run
+  unchanged.
+- The backend supplies its ``ops`` class (copied the same way), the entry functions it
+  calls in-process, and the wrapper of the standalone module.
+
+Generated code imports its framework (and standard-library modules such as ``math``),
+never clrdsl.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import collections
+import functools
 import inspect
 import io
+import itertools
 import json
 import keyword
+import linecache
 import math
 import sys
 import textwrap
+import threading
 import tokenize
 import types
 from dataclasses import dataclass
@@ -42,7 +50,7 @@ from .model import CheckedSchedule
 
 LINE = 100  # longest generated line
 
-__all__ = ["Target", "EmitError", "emit_module", "generate_value", "SourceCopier"]
+__all__ = ["Target", "Generated", "EmitError", "generate", "load", "emit_module", "generate_value", "SourceCopier"]
 
 
 class EmitError(ClrdslPluginError):
@@ -51,27 +59,28 @@ class EmitError(ClrdslPluginError):
 
 @dataclass(frozen=True)
 class Target:
-    """What a backend contributes to a generated module.
+    """What a backend contributes to its generated code.
 
-    ``ops`` is the backend's ops class; it is copied into the module (with what it
-    refers to) and bound to the name ``ops``. When it has ``scalar = True`` the
-    module evaluates one step at a time and a sequence runs only its current phase
-    (as :func:`clrdsl.lower.lower` does); otherwise phases are chosen with
-    ``ops.where``. ``imports`` are the import lines the wrapper needs; ``wrapper`` is
-    source appended after ``value(t)``: it must define ``schedule(step)`` and the
-    backend's native object, and may use the module constants ``EXPR``,
-    ``BINDINGS``, ``FINGERPRINT`` and ``LENGTH``, and the ``extras`` (functions or
-    classes copied into the module under their own names). ``usage`` is the body of
-    the module docstring.
+    ``ops`` is the backend's ops class; it is copied into the code (with what it refers
+    to) and bound to the name ``ops``. ``imports`` are the import lines the entry and
+    the wrapper need. ``entry`` is source appended after ``value(t)`` that defines the
+    functions the backend calls (``schedule(step)`` at least): it runs in-process too,
+    so the backend's objects and the standalone module compute with the same code.
+    ``wrapper`` defines the native object of the standalone module (an ``LRScheduler``,
+    a ``LearningRateSchedule``, ...) and is only written out. Both may use the module
+    constants ``EXPR``, ``BINDINGS``, ``FINGERPRINT`` and ``LENGTH``, and the
+    ``extras`` (functions or classes copied into the code under their own names).
+    ``usage`` is the body of the module docstring.
     """
 
     backend: str
     framework: str
     ops: type
     imports: tuple[str, ...]
-    wrapper: str
+    entry: str
+    wrapper: str = ""
     usage: str = ""
-    extras: tuple[Any, ...] = ()  # functions or classes the wrapper calls, copied under their names
+    extras: tuple[Any, ...] = ()  # functions or classes the entry or wrapper call, copied under their names
 
 
 # -- literals and expressions ---------------------------------------------------------
@@ -215,17 +224,19 @@ class SourceCopier:
         self._objs: list[Any] = []  # keep copied objects alive (ids stay unique)
         self._stmts: dict[tuple[str, str], str] = {}  # (module, name) -> generated name
         self._modules: dict[str, _Module] = {}
+        self._next: dict[str, int] = {}  # wanted name -> next suffix to try
 
     def module(self, name: str) -> _Module:
         if name not in self._modules:
-            self._modules[name] = _Module(name)
+            self._modules[name] = _module(name)
         return self._modules[name]
 
     def fresh(self, wanted: str) -> str:
-        name, i = wanted, 2
+        name, i = wanted, self._next.get(wanted, 2)
         while name in self.taken or hasattr(builtins, name):
             name = f"{wanted}_{i}"
             i += 1
+        self._next[wanted] = i
         self.taken.add(name)
         return name
 
@@ -258,36 +269,28 @@ class SourceCopier:
                 code="E510", expected="a module-level `def` or `class`", found="a nested definition",
             )
         try:
-            src = textwrap.dedent(inspect.getsource(obj))
+            src, refs, local, line, annotated = _source_info(obj)
         except (OSError, TypeError) as exc:
             raise EmitError(
                 f"the source of {what} is not available",
                 code="E510", expected="a function or class defined in a Python source file",
                 found=f"{type(exc).__name__}: {exc}",
             ) from None
+        self.annotations |= annotated
         self._names[key] = name = self.fresh(obj.__name__)
         self._objs.append(obj)
         mod = self.module(obj.__module__)
-        if not mod.scope:
-            mod.scope = getattr(obj, "__globals__", {})
+        scope = mod.scope or getattr(obj, "__globals__", {})
         renames = {obj.__name__: name}
-        refs = _loads(ast.parse(src), self) - {obj.__name__}
-        if isinstance(obj, types.FunctionType):
-            refs -= _local_names(obj)
         for ref in sorted(refs):
-            if ref in mod.scope:
-                renames[ref] = self.resolve(mod, ref, what)
-        src = _rename(src, renames, _local_names(obj)).rstrip() + "\n"
-        try:
-            line = inspect.getsourcelines(obj)[1]
-        except (OSError, TypeError):  # pragma: no cover - getsource worked above
-            line = 0
-        self.blocks.append((obj.__module__, line, src))
+            if ref in scope:
+                renames[ref] = self.resolve(mod, ref, what, scope)
+        self.blocks.append((obj.__module__, line, _rename(src, tuple(sorted(renames.items())), local)))
         return name
 
-    def resolve(self, mod: _Module, ref: str, what: str) -> str:
+    def resolve(self, mod: _Module, ref: str, what: str, scope: dict | None = None) -> str:
         """Make the global ``ref`` of module ``mod`` available; its generated name."""
-        v = mod.scope[ref]
+        v = (scope if scope is not None else mod.scope)[ref]
         stmt = mod.bindings.get(ref)
         if isinstance(stmt, ast.Import):
             alias = next(a for a in stmt.names if (a.asname or a.name).split(".")[0] == ref)
@@ -355,8 +358,39 @@ class SourceCopier:
         for dep in sorted(_loads(stmt, self) - set(bound)):
             if dep in mod.scope:
                 renames[dep] = self.resolve(mod, dep, f"`{ref}` ({mod.name})")
-        self.blocks.append((mod.name, stmt.lineno, _rename(src, renames, set()).rstrip() + "\n"))
+        self.blocks.append((mod.name, stmt.lineno, _rename(src, tuple(sorted(renames.items())), frozenset())))
         return self._stmts[key]
+
+
+_MODULES: dict[tuple[str, int], _Module] = {}
+_SOURCES: dict[Any, tuple] = {}
+
+
+def _module(name: str) -> _Module:
+    """A module's parsed source, once per process (per module object, so a reload reparses)."""
+    key = (name, id(sys.modules.get(name)))
+    if key not in _MODULES:
+        _MODULES[key] = _Module(name)
+    return _MODULES[key]
+
+
+def _source_info(obj: Any) -> tuple[str, frozenset[str], frozenset[str], int, bool]:
+    """(source, globals it reads, its local names, first line, has annotations) of a
+    function or class, computed once per object."""
+    info = _SOURCES.get(obj)
+    if info is None:
+        src = textwrap.dedent(inspect.getsource(obj))
+        probe = SourceCopier()
+        refs = _loads(ast.parse(src), probe) - {obj.__name__}
+        local = frozenset(_local_names(obj))
+        if isinstance(obj, types.FunctionType):
+            refs -= local
+        try:
+            line = inspect.getsourcelines(obj)[1]
+        except (OSError, TypeError):  # pragma: no cover - getsource worked above
+            line = 0
+        info = _SOURCES[obj] = (src, frozenset(refs), local, line, probe.annotations)
+    return info
 
 
 def render_blocks(blocks: list[tuple[str, int, str]]) -> str:
@@ -425,11 +459,13 @@ def _local_names(obj: Any) -> set[str]:
     return out
 
 
-def _rename(src: str, renames: dict[str, str], local: set[str]) -> str:
-    """Rewrite references to globals (not attributes, keyword names or locals)."""
-    renames = {k: v for k, v in renames.items() if k != v}
+@functools.lru_cache(maxsize=4096)
+def _rename(src: str, renames_items: tuple[tuple[str, str], ...], local: frozenset[str]) -> str:
+    """Rewrite references to globals (not attributes, keyword names or locals); the
+    source with a final newline."""
+    renames = {k: v for k, v in renames_items if k != v}
     if not renames:
-        return src
+        return src.rstrip() + "\n"
     lines = src.splitlines(keepends=True)
     edits: list[tuple[int, int, int, str]] = []
     toks = list(tokenize.generate_tokens(io.StringIO(src).readline))
@@ -453,7 +489,7 @@ def _rename(src: str, renames: dict[str, str], local: set[str]) -> str:
     for row, col, end, new in sorted(edits, reverse=True):
         line = lines[row - 1]
         lines[row - 1] = line[:col] + new + line[end:]
-    return "".join(lines)
+    return "".join(lines).rstrip() + "\n"
 
 
 # -- the schedule as code ----------------------------------------------------------------
@@ -464,13 +500,9 @@ class _Body:
 
     def __init__(self, names: set[str], indent: int = 1) -> None:
         self.lines: list[str] = []
-        self.names = names  # names used in this function (shared by nested blocks)
+        self.names = names  # names used in this function
         self.indent = indent
-
-    def nested(self) -> "_Body":
-        sub = _Body(self.names, self.indent + 1)
-        sub.lines = self.lines
-        return sub
+        self._next: dict[str, int] = {}  # prefix -> next suffix to try (fresh names in O(1))
 
     def line(self, text: str) -> None:
         self.lines.extend(_wrap_statement("    " * self.indent, text))
@@ -479,10 +511,11 @@ class _Body:
         """Bind ``e`` to a fresh local (unless it is already a name or a literal)."""
         if e.call is None and e.prec == ATOM and (e.text.isidentifier() or _is_number(e.text)):
             return e
-        name, i = prefix, 1
+        name, i = prefix, self._next.get(prefix, 1)
         while name in self.names:
             name = f"{prefix}_{i}"
             i += 1
+        self._next[prefix] = i
         self.names.add(name)
         self.line(f"{name} = {e.text}")
         return Expr(name)
@@ -547,30 +580,39 @@ _XFN = {"min": "minimum", "max": "maximum"}
 
 
 class ValueGenerator:
-    """Semantic model → the source of ``value(t)`` (and helpers for nested sequences).
+    """Semantic model → the source of ``value(t)`` (and the helper functions it calls).
 
-    Mirrors :func:`clrdsl.lower.lower`: a finite node clamps its clock at its length,
-    ``schedule * scale`` is ``base + (value - base) * scale``, a sequence picks its
-    phase with ``if`` (scalar ops) or ``ops.where`` (array ops).
+    This is the one definition of evaluation: every backend executes the code it writes
+    (in-process, through :func:`load`) and ``clrdsl compile`` writes the same text out.
+    A finite node clamps its clock at its length; ``schedule * scale`` is
+    ``base + (value - base) * scale``; a sequence is ``ops.piecewise(t, starts, phases)``
+    with one function per phase, so each backend evaluates a phase on its own steps
+    (NumPy: a gather per phase; Python floats: the one current phase; in-graph
+    backends: a ``where`` chain). Chains of ``+ - * /`` are written iteratively, so a
+    long flat sum never recurses.
     """
 
-    def __init__(self, copier: SourceCopier, scalar: bool) -> None:
+    def __init__(self, copier: SourceCopier) -> None:
         self.copier = copier
-        self.scalar = scalar
         self.functions: list[str] = []  # helper functions, then value()
 
     def generate(self, root: M.Sched, name: str = "value", doc: str = "") -> str:
-        names = {"t"}
-        body = _Body(names)
-        if isinstance(root, M.Seq):  # the common warmup >> decay: the phases inline
-            self._seq_body(body, root, Expr("t"))
+        if isinstance(root, M.Seq):  # the common warmup >> decay: value() is the sequence
+            self._seq(root, Expr("t"), name, doc)
         else:
-            body.line(f"return {self._sched(body, root, Expr('t'), math.inf).text}")
-        head = [f"def {name}(t):"]
+            self.function(name, lambda body, t: self._sched(body, root, t, math.inf), doc)
+        return "\n\n".join(self.functions)
+
+    def function(self, name: str, build, doc: str = "", arg: str = "t") -> str:
+        """Append ``def name(arg): ...`` whose return value ``build(body, Expr(arg))`` writes."""
+        body = _Body({arg})
+        result = build(body, Expr(arg))
+        body.line(f"return {result.text}")
+        head = [f"def {name}({arg}):"]
         if doc:
             head.append(f'    """{doc}"""')
         self.functions.append("\n".join(head + body.lines) + "\n")
-        return "\n\n".join(self.functions)
+        return name
 
     # schedules
     def _sched(self, body: _Body, node: M.Sched, t: Expr, bound: float) -> Expr:
@@ -587,58 +629,46 @@ class ValueGenerator:
         if isinstance(node, M.Window):
             return self._sched(body, node.sched, t, node.length)
         if isinstance(node, M.Pointwise):
-            a = body.let("a", self._sched(body, node.left, t, node.length))
-            b = body.let("b", self._sched(body, node.right, t, node.length))
-            return binop(node.op, a, b)
+            return self._pointwise(body, node, t)
         if isinstance(node, M.Modulate):
             return self._modulate(body, node, t)
         if isinstance(node, M.Seq):
-            name = self.copier.fresh("sequence")
-            sub = _Body({"t"})
-            self._seq_body(sub, node, Expr("t"))
-            starts = ", ".join(literal(s).text for s in node.starts)
-            doc = f'    """{len(node.phases)} phases starting at steps {starts}."""'
-            self.functions.append("\n".join([f"def {name}(t):", doc] + sub.lines) + "\n")
-            return call(name, t.text)
-        raise TypeError(f"not a schedule node: {type(node).__name__}")
+            return self._seq(node, t)
+        raise EmitError(f"not a schedule node: {type(node).__name__}", code="E513",
+                        expected="a node of clrdsl.model", found=type(node).__name__)
 
-    def _seq_body(self, body: _Body, node: M.Seq, t: Expr) -> None:
-        phases, starts = node.phases, node.starts
-        n = len(phases)
+    def _pointwise(self, body: _Body, node: M.Pointwise, t: Expr) -> Expr:
+        # The left spine of `a + b - c * d ...` iteratively: clocks top-down, values bottom-up.
+        spine: list[tuple[M.Pointwise, Expr]] = []
+        cur: M.Sched = node
+        while isinstance(cur, M.Pointwise):
+            spine.append((cur, t))
+            left = cur.left
+            if left.length < cur.length:
+                t = body.let("t", call("ops.minimum", t.text, literal(left.length).text))
+            cur = left
+        acc = body.let("a", self._node(body, cur, t))
+        for i, (pw, clock) in enumerate(reversed(spine)):
+            b = body.let("b", self._sched(body, pw.right, clock, pw.length))
+            acc = binop(pw.op, acc, b)
+            if i + 1 < len(spine):
+                acc = body.let("a", acc)
+        return acc
 
-        def span(i: int) -> str:
-            end = literal(starts[i + 1]).text if i + 1 < n else "..."
-            return f"# phase {i + 1} of {n}: steps [{literal(starts[i]).text}, {end})"
-
-        if self.scalar:  # one step at a time: run only the current phase
-            for i in range(n):
-                block = body
-                if i < n - 1:
-                    body.line(f"if {t.text} < {literal(starts[i + 1]).text}:  {span(i)}")
-                    block = body.nested()
-                else:
-                    body.line(span(i))
-                clock = t if starts[i] == 0 else block.let("t", binop("-", t, literal(starts[i])))
-                block.line(f"return {self._sched(block, phases[i], clock, math.inf).text}")
-            return
-        # arrays: every phase is evaluated on its clock held in [0, length], ops.where picks
-        values = []
-        for i in range(n):
-            body.line(span(i))
-            start, length = starts[i], phases[i].length
-            end = literal(length).text
-            if start == 0:
-                clock = t if math.isinf(length) else call("ops.minimum", t.text, end)
-            else:
-                shifted = binop("-", t, literal(start)).text
-                clock = (call("ops.maximum", shifted, "0") if math.isinf(length)
-                         else call("ops.clip", shifted, "0", end))
-            clock = body.let("t", clock)
-            values.append(body.let(f"phase_{i + 1}", self._node(body, phases[i], clock)))
-        body.line(f"out = {values[-1].text}")
-        for i in range(n - 2, -1, -1):
-            body.line(f"out = ops.where({t.text} < {literal(starts[i + 1]).text}, {values[i].text}, out)")
-        body.line("return out")
+    def _seq(self, node: M.Seq, t: Expr, name: str | None = None, doc: str = "") -> Expr:
+        name = name or self.copier.fresh("sequence")
+        phases = []
+        n = len(node.phases)
+        for i, (start, phase) in enumerate(zip(node.starts, node.phases)):
+            end = literal(node.starts[i + 1]).text if i + 1 < n else "..."
+            doc = f"Phase {i + 1} of {n} of `{name}`: steps [{literal(start).text}, {end}), its clock from 0."
+            phases.append(self.function(self.copier.fresh(f"{name}_phase_{i + 1}"),
+                                        lambda body, c, p=phase: self._sched(body, p, c, math.inf), doc))
+        starts = literal(tuple(node.starts)).text
+        table = f"({', '.join(phases)},)" if n == 1 else f"({', '.join(phases)})"
+        self.function(name, lambda body, c: call("ops.piecewise", c.text, starts, table),
+                      doc or f"{n} phases starting at steps {starts[1:-1].rstrip(',')}.")
+        return call(name, t.text)
 
     def _modulate(self, body: _Body, node: M.Modulate, t: Expr) -> Expr:
         s = body.let("v", self._node(body, node.sched, t))
@@ -650,14 +680,18 @@ class ValueGenerator:
         return binop("+", base, binop("*", binop("-", s, base), k))
 
     def _cycle(self, node: M.Sched, t: Expr) -> Expr:
+        while isinstance(node, (M.Modulate, M.Window, M.Pointwise)):
+            if isinstance(node, M.Pointwise):
+                if node.cycle_source is None:
+                    break
+                node = node.cycle_source
+            else:
+                node = node.sched
         if isinstance(node, M.Prim) and node.shape.cycle is not None:
             fn = self.copier.copy(node.shape.cycle)
             return call(fn, "ops", t.text, *(f"{k}={literal(v).text}" for k, v in node.args))
-        if isinstance(node, (M.Modulate, M.Window)):
-            return self._cycle(node.sched, t)
-        if isinstance(node, M.Pointwise) and node.cycle_source is not None:
-            return self._cycle(node.cycle_source, t)
-        raise TypeError("a scale on=cycle needs a cyclic schedule")  # the checker prevents this
+        raise EmitError("a scale on=cycle needs a cyclic schedule", code="E513",  # the checker prevents this
+                        expected="a cyclic schedule", found=type(node).__name__)
 
     # scales
     def _scale(self, body: _Body, node: M.Scale, t: Expr, c: Expr | None) -> Expr:
@@ -677,7 +711,8 @@ class ValueGenerator:
         if isinstance(node, M.ScalePow):
             a = self._scale(body, node.scale, t, c)
             return call("ops.power", a.text, literal(float(node.power)).text)
-        raise TypeError(f"not a scale node: {type(node).__name__}")
+        raise EmitError(f"not a scale node: {type(node).__name__}", code="E513",
+                        expected="a scale node of clrdsl.model", found=type(node).__name__)
 
     def _x(self, node: M.XExpr, x: Expr) -> Expr:
         if isinstance(node, M.XVar):
@@ -693,15 +728,29 @@ class ValueGenerator:
             return binop(node.op, a, b)
         if isinstance(node, M.XCall):
             return call(f"ops.{_XFN.get(node.fn, node.fn)}", *(self._x(a, x).text for a in node.args))
-        raise TypeError(f"not a clock-expression node: {type(node).__name__}")
+        raise EmitError(f"not a clock-expression node: {type(node).__name__}", code="E513",
+                        expected="a clock-expression node of clrdsl.model", found=type(node).__name__)
+
+    # what the tools read: a node's cycle index and the factor of a modulation
+    def cycle_function(self, node: M.Sched, name: str) -> str:
+        return self.function(name, lambda body, t: self._cycle(node, t),
+                             "The 0-based cycle index of the schedule at step `t`.")
+
+    def scale_function(self, node: M.Modulate, name: str) -> str:
+        def build(body, t):
+            c = body.let("cycle", self._cycle(node.sched, t)) if "cycle" in M.scale_clocks(node.scale) else None
+            return self._scale(body, node.scale, t, c)
+
+        return self.function(name, build, "The modulation factor at step `t`.")
 
 
-def generate_value(root: M.Sched, copier: SourceCopier, *, scalar: bool) -> str:
+VALUE_DOC = "The schedule at step `t` (non-negative; past the end the value holds)."
+
+
+def generate_value(root: M.Sched, copier: SourceCopier) -> str:
     """The source of ``value(t)`` for a schedule (helpers first); shapes and scales are
     copied through ``copier``."""
-    return ValueGenerator(copier, scalar).generate(
-        root, doc="The schedule at step `t` (non-negative; past the end the value holds)."
-    )
+    return ValueGenerator(copier).generate(root, doc=VALUE_DOC)
 
 
 # -- the module ------------------------------------------------------------------------------
@@ -746,12 +795,30 @@ def _top_level_names(src: str) -> set[str]:
     return names
 
 
-def emit_module(checked: CheckedSchedule, target: Target) -> str:
-    """The standalone module for ``checked`` on ``target`` (a backend's ``emit``)."""
-    wrapper = textwrap.dedent(target.wrapper).strip() + "\n"
+@dataclass(frozen=True)
+class Generated:
+    """The code of one schedule for one target: ``code`` is what runs in-process (its
+    imports, the copied ops, shapes and scales, ``value(t)`` and the entry);
+    ``module`` is the standalone module ``clrdsl compile`` writes: a header, ``code``
+    verbatim, and the wrapper."""
+
+    code: str
+    module: str
+    filename: str
+
+
+def generate(checked: CheckedSchedule, target: Target, *, probes: tuple = ()) -> Generated:
+    """The generated code of ``checked`` on ``target``.
+
+    ``probes`` asks for more functions of ``t`` beside ``value`` (what the tools read):
+    ``("value", node, name)`` a sub-schedule, ``("cycle", node, name)`` a schedule's
+    0-based cycle index, ``("scale", modulate_node, name)`` a modulation's factor.
+    """
+    entry = textwrap.dedent(target.entry).strip() + "\n"
+    wrapper = textwrap.dedent(target.wrapper).strip() + "\n" if target.wrapper.strip() else ""
     imports_src = "\n".join(target.imports)
     reserved = {"ops", "value", "t", "EXPR", "BINDINGS", "FINGERPRINT", "LENGTH"}
-    reserved |= _top_level_names(wrapper) | _top_level_names(imports_src)
+    reserved |= _top_level_names(entry) | _top_level_names(wrapper) | _top_level_names(imports_src)
     copier = SourceCopier(reserved)
     for line in target.imports:
         for bound in _top_level_names(line):
@@ -762,12 +829,47 @@ def emit_module(checked: CheckedSchedule, target: Target) -> str:
                 f"the {target.backend} wrapper's helper `{obj.__name__}` clashes with a generated name",
                 code="E512", expected="distinct names", found=obj.__name__,
             )
+    extra_blocks = list(copier.blocks)
+    copier.blocks.clear()
     ops_name = copier.copy(target.ops)
     ops_blocks = list(copier.blocks)
     copier.blocks.clear()
-    scalar = bool(getattr(target.ops, "scalar", False))
-    value_src = generate_value(checked.root, copier, scalar=scalar)
+    gen = ValueGenerator(copier)
+    gen.generate(checked.root, doc=VALUE_DOC)
+    for kind, node, name in probes:
+        name = copier.fresh(name)
+        if kind == "value":
+            gen.function(name, lambda body, t, n=node: gen._sched(body, n, t, math.inf))
+        elif kind == "cycle":
+            gen.cycle_function(node, name)
+        else:
+            gen.scale_function(node, name)
+    value_src = "\n\n".join(gen.functions)
     fn_blocks = list(copier.blocks)
+
+    imports = sorted(set(copier.imports.values()), key=lambda s: (s.startswith("from "), s))
+    stdlib = [i for i in imports if _top_package(i.split()[1]) in sys.stdlib_module_names]
+    third = [i for i in imports if i not in stdlib]
+    if copier.annotations:
+        stdlib.insert(0, "from __future__ import annotations\n")
+    length = checked.length
+    consts = [
+        f"EXPR = {_str_literal(checked.expr)}",
+        "BINDINGS = {" + ", ".join(f"{json.dumps(k)}: {v!r}" for k, v in checked.bindings) + "}",
+        f"FINGERPRINT = {json.dumps(checked.fingerprint)}",
+        f"LENGTH = {literal(length if isinstance(length, int) else float(length)).text}"
+        + ("  # the schedule never ends" if math.isinf(length) else "  # updates; after them the value holds"),
+    ]
+    parts = [
+        "\n\n".join(p for p in ("\n".join(stdlib), "\n".join(third)) if p) + "\n\n" + "\n".join(consts),
+        _rule(f"the ops namespace of the {target.backend} backend") + "\n\n"
+        + render_blocks(ops_blocks + extra_blocks) + f"\n\n\nops = {ops_name}",
+    ]
+    if fn_blocks:
+        parts.append(_rule("shapes and scales, copied from their plugins") + "\n\n" + render_blocks(fn_blocks))
+    parts.append(_rule("the schedule") + "\n\n\n" + value_src.rstrip())
+    parts.append(_rule(f"{target.framework} entry points") + "\n\n\n" + entry.rstrip())
+    code = "\n\n\n".join(p.rstrip() for p in parts) + "\n"
 
     expr_lines = checked.expr.splitlines() or [""]
     header = [
@@ -788,32 +890,71 @@ def emit_module(checked: CheckedSchedule, target: Target) -> str:
     if usage:
         doc += ["", *usage.splitlines()]
     doc.append('"""')
-    imports = sorted(set(copier.imports.values()), key=lambda s: (s.startswith("from "), s))
-    stdlib = [i for i in imports if _top_package(i.split()[1]) in sys.stdlib_module_names]
-    third = [i for i in imports if i not in stdlib]
-    if copier.annotations:
-        stdlib.insert(0, "from __future__ import annotations\n")
-    length = checked.length
-    consts = [
-        f"EXPR = {_str_literal(checked.expr)}",
-        "BINDINGS = {" + ", ".join(f"{json.dumps(k)}: {v!r}" for k, v in checked.bindings) + "}",
-        f"FINGERPRINT = {json.dumps(checked.fingerprint)}",
-        f"LENGTH = {literal(length if isinstance(length, int) else float(length)).text}"
-        + ("  # the schedule never ends" if math.isinf(length) else "  # updates; after them the value holds"),
-    ]
-    parts = [
-        "\n".join(header + doc)
-        + "\n\n"
-        + "\n\n".join(p for p in ("\n".join(stdlib), "\n".join(third)) if p)
-        + "\n\n"
-        + "\n".join(consts),
-        _rule(f"the ops namespace of the {target.backend} backend") + "\n\n"
-        + render_blocks(ops_blocks) + f"\n\n\nops = {ops_name}",
-    ]
-    if fn_blocks:
-        parts.append(_rule("shapes and scales, copied from their plugins") + "\n\n" + render_blocks(fn_blocks))
-    parts.append(_rule("the schedule") + "\n\n\n" + value_src.rstrip())
-    parts.append(_rule(f"{target.framework} entry points") + "\n\n\n" + wrapper.rstrip())
-    out = "\n\n\n".join(p.rstrip() for p in parts) + "\n"
-    compile(out, "<generated>", "exec")  # a generator bug must not reach the user as a file
-    return out
+    module = "\n".join(header + doc) + "\n\n" + code
+    if wrapper:
+        module += "\n\n" + _rule(f"the {target.framework} object") + "\n\n\n" + wrapper
+    filename = f"<clrdsl {target.backend} {checked.fingerprint}{'' if checked.expr else f' probe {next(_PROBES)}'}>"
+    return Generated(code, module, filename)
+
+
+def emit_module(checked: CheckedSchedule, target: Target) -> str:
+    """The standalone module for ``checked`` on ``target`` (a backend's ``emit``)."""
+    gen = generate(checked, target)
+    _compile(gen.module, gen.filename, target)  # a generator bug must not reach the user as a file
+    return gen.module
+
+
+def _compile(text: str, filename: str, target: Target):
+    try:
+        return builtins.compile(text, filename, "exec")
+    except (SyntaxError, RecursionError, MemoryError) as exc:
+        raise EmitError(
+            f"the code generated for the {target.backend} backend does not compile",
+            code="E514", expected="valid Python", found=f"{type(exc).__name__}: {exc}",
+        ) from None
+
+
+_PROBES = itertools.count(1)
+_LOADED: "collections.OrderedDict[tuple, types.ModuleType]" = collections.OrderedDict()
+_LOADED_MAX = 256
+_LOCK = threading.Lock()
+
+
+def load(checked: CheckedSchedule, target: Target, *, probes: tuple = ()) -> types.ModuleType:
+    """The generated code of ``checked`` on ``target``, executed in a fresh module: what
+    a backend's in-process object calls (``module.value``, ``module.schedule``, ...).
+
+    The text is the very text :func:`emit_module` writes, registered with
+    :mod:`linecache` so tracebacks show it. Modules are cached per target and
+    expression (the most recent 256).
+    """
+    key = (id(target), target.backend, checked.expr, checked.bindings)
+    if not checked.expr:  # a probe of a model node (the tools): not cached
+        return _execute(generate(checked, target, probes=probes), target)
+    with _LOCK:
+        mod = _LOADED.get(key)
+        if mod is not None:
+            _LOADED.move_to_end(key)
+            return mod
+    mod = _execute(generate(checked, target), target)
+    with _LOCK:
+        _LOADED[key] = mod
+        while len(_LOADED) > _LOADED_MAX:
+            _, old = _LOADED.popitem(last=False)
+            linecache.cache.pop(old.__file__, None)
+    return mod
+
+
+def _execute(gen: Generated, target: Target) -> types.ModuleType:
+    code = _compile(gen.code, gen.filename, target)
+    mod = types.ModuleType(gen.filename.strip("<>").replace(" ", "_"))
+    mod.__file__ = gen.filename
+    linecache.cache[gen.filename] = (len(gen.code), None, gen.code.splitlines(keepends=True), gen.filename)
+    exec(code, mod.__dict__)
+    return mod
+
+
+def probe(root: M.Sched, target: Target, probes: tuple = ()) -> types.ModuleType:
+    """Generated functions of a model node (not a whole checked program) for the tools:
+    ``value`` and each of ``probes`` (see :func:`generate`), executed in-process."""
+    return load(CheckedSchedule("", (), root), target, probes=probes)

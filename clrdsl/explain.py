@@ -17,9 +17,9 @@ W005  a cyclic schedule ends mid-cycle (CLR advises ending at a cycle boundary)
 W006  the schedule ends before ``total_steps``: its last value holds for the rest
 ====  =====================================================================
 
-Values come from :func:`clrdsl.lower.lower` with :class:`clrdsl.ops.MathOps` (one
-step at a time) and, to scan many steps for extremes, from the NumPy backend (the
-same evaluator over arrays). The output is deterministic.
+Values come from the generated Python-float code (:mod:`clrdsl.scalar`, one step at a
+time) and, to scan many steps for extremes, from the NumPy backend (the same generated
+code over arrays). The output is deterministic.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import Any, Callable
 
 from . import model as M
 from .errors import ClrdslError, ClrdslValueError, Diagnostic, Source, Span
-from .lower import lower, lower_cycle
-from .ops import MathOps
+from .emit import probe
+from .scalar import PYTHON
 from .unparse import format_number
 
 DEFAULT_HORIZON = 10_000  # steps described for a schedule without end when no total is given
@@ -171,7 +171,7 @@ class Cycles:
         self.node = node
         prim = _cyclic_prim(node)
         self.period = prim.period if prim is not None else None
-        self.index = lower_cycle(node, MathOps)
+        self.index = None if prim is None else probe(node, PYTHON, (("cycle", node, "probe_cycle"),)).probe_cycle
 
     def start(self, k: int) -> float:
         """The first step of cycle ``k`` (0-based)."""
@@ -203,7 +203,7 @@ class Cycles:
 
 
 def _fn(node: M.Sched) -> Callable[[float], float]:
-    f = lower(node, MathOps)
+    f = probe(node, PYTHON).value  # the generated Python-float code of the node
     return lambda t: float(f(t))
 
 
@@ -634,11 +634,7 @@ def _peak_position(node: M.Modulate, cyc: Cycles) -> float:
 
 
 def _scale_value(node: M.Modulate, t: int) -> float:
-    from .lower import lower_scale
-
-    scale = lower_scale(node.scale, MathOps)
-    cycle = lower_cycle(node.sched, MathOps)
-    return float(scale(t, cycle(t) if cycle is not None else None))
+    return float(probe(node, PYTHON, (("scale", node, "probe_scale"),)).probe_scale(t))
 
 
 def _first_flat(amplitude: Callable[[int], float], limit: float, last: int) -> int | None:

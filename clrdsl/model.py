@@ -237,6 +237,53 @@ class ScalePow:
 Scale = Union[ScalePrim, ScaleExpr, ScaleConst, ScaleMul, ScalePow]
 
 
+def children(node) -> tuple:
+    """The direct sub-nodes of a model node: schedules, scales and clock expressions.
+
+    The one description of the model's shape that every walk uses (the checker's
+    budget, the tools); an unknown node is an error, never a leaf.
+    """
+    if isinstance(node, (Const, Prim, ScaleConst, XVar, XNum)):
+        return ()
+    if isinstance(node, Seq):
+        return node.phases
+    if isinstance(node, Pointwise):
+        return (node.left, node.right)
+    if isinstance(node, Modulate):
+        return (node.sched, node.scale)
+    if isinstance(node, Window):
+        return (node.sched,)
+    if isinstance(node, ScalePrim):
+        return ()
+    if isinstance(node, ScaleExpr):
+        return (node.body,)
+    if isinstance(node, ScaleMul):
+        return (node.left, node.right)
+    if isinstance(node, ScalePow):
+        return (node.scale,)
+    if isinstance(node, XBin):
+        return (node.left, node.right)
+    if isinstance(node, XNeg):
+        return (node.operand,)
+    if isinstance(node, XCall):
+        return node.args
+    raise TypeError(f"not a model node: {type(node).__name__}")
+
+
+def walk(root):
+    """Every node under ``root`` (itself first), each distinct node object once,
+    iteratively (no recursion, whatever the depth)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        yield node
+        stack.extend(reversed(children(node)))
+
+
 def scale_clocks(s: Scale) -> set[str]:
     if isinstance(s, (ScalePrim, ScaleExpr)):
         return {s.clock}

@@ -8,16 +8,23 @@ written against it, so one definition runs everywhere:
     mod(t, p), floordiv(t, p)   floor modulo / division — exact when both are integers,
                                 which keeps a position inside a cycle exact at any step
     where(c, a, b)              elementwise choice (both branches are evaluated)
+    piecewise(t, starts, phases)
+                                a sequence: phase ``i`` (a function of its own clock)
+                                on the steps ``[starts[i], starts[i+1])`` with the
+                                clock ``t - starts[i]``; ``starts[0] == 0``. Each backend
+                                picks how: the one current phase (Python floats), a
+                                gather per phase (NumPy), a ``where`` chain (in-graph)
     minimum, maximum, clip(x, lo, hi)
     exp, log, sin, cos, tan, tanh, sqrt, abs, floor, ceil, power(a, b)
 
-:class:`MathOps` evaluates one step with Python floats: it is what the torch backend
-steps with, what ``clrdsl explain`` reads, and the reference the others are held to.
+:class:`MathOps` evaluates one step with Python floats (float64, the C library's
+``math``): the torch backend, the Keras callback and ``clrdsl explain`` step with it.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 
 def _power(a, b):
@@ -36,11 +43,31 @@ def _exp(x):
         return math.inf
 
 
+def _pick_phase(t, starts, phases):
+    """One step: only the phase holding ``t`` runs (O(log n) in the number of phases)."""
+    i = max(bisect_right(starts, t) - 1, 0)
+    return phases[i](t - starts[i])
+
+
+def where_chain(ops, t, starts, phases):
+    """``piecewise`` for in-graph backends: every phase on its clock held at 0 before its
+    start, then ``ops.where`` keeps the current one (traceable; no branching on values).
+    A boundary belongs to the new phase."""
+    last = len(phases) - 1
+
+    def clock(i):
+        return t if starts[i] == 0 else ops.maximum(t - starts[i], 0)
+
+    out = phases[last](clock(last))
+    for i in range(last - 1, -1, -1):
+        out = ops.where(t < starts[i + 1], phases[i](clock(i)), out)
+    return out
+
+
 class MathOps:
     """``ops`` over Python numbers (one step at a time), in float64."""
 
     name = "python"
-    scalar = True  # one step at a time: sequences evaluate only the current phase
     pi = math.pi
     float = staticmethod(float)
     mod = staticmethod(lambda t, p: t % p)
@@ -60,9 +87,10 @@ class MathOps:
     floor = staticmethod(lambda x: float(math.floor(x)))
     ceil = staticmethod(lambda x: float(math.ceil(x)))
     power = staticmethod(_power)
+    piecewise = staticmethod(_pick_phase)
 
 
-REQUIRED_OPS = ("pi", "float", "mod", "floordiv", "where", "minimum", "maximum", "clip", "exp", "log",
+REQUIRED_OPS = ("pi", "float", "mod", "floordiv", "where", "piecewise", "minimum", "maximum", "clip", "exp", "log",
                 "sin", "cos", "tan", "tanh", "sqrt", "abs", "floor", "ceil", "power")
 
 

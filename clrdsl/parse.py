@@ -312,6 +312,9 @@ class _Builder:
 
 # Grammar rules that nest: each adds one level to the depth the limit counts.
 _NESTING_RULES = frozenset(("add", "sub", "mul", "div", "pow", "then", "neg", "call", "if_expr"))
+# Left-associative operators of one precedence: `a >> b >> c` or `a + b - c` is a flat
+# chain, one level however long (its left spine is walked iteratively or with room made).
+_CHAINS = {"then": "then", "add": "sum", "sub": "sum", "mul": "product", "div": "product"}
 
 
 def _depth_error(span: Span, source: Source, found: str) -> ClrdslLimitError:
@@ -347,26 +350,35 @@ def _check_parens(text: str, source: Source) -> None:
 def _check_depth(tree, source: Source) -> int:
     """Reject trees nested more than MAX_DEPTH levels (operators, unary minus, calls,
     `if`) before any recursive pass walks them: iterative, so never a RecursionError.
-    Returns the depth."""
+
+    A chain of one left-associative operator (``a >> b >> c``, ``a + b - c``) counts as
+    one level, however long. Returns the depth of the tree itself (chains counted link by
+    link), which is what recursive passes need room for."""
     import lark
 
     deepest = 0
-    stack = [(tree, 0)]
+    stack = [(tree, 0, 0, None)]  # node, nesting depth, tree depth, chain it continues
     while stack:
-        node, depth = stack.pop()
+        node, depth, height, chain = stack.pop()
         if not isinstance(node, lark.Tree):
             continue
+        mine = _CHAINS.get(node.data)
         if node.data in _NESTING_RULES:
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise _depth_error(_tree_span(node), source, f"nesting level {depth}")
-            deepest = max(deepest, depth)
-        stack.extend((c, depth) for c in node.children if c is not None)
+            height += 1
+            deepest = max(deepest, height)
+            if mine is None or mine != chain:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    raise _depth_error(_tree_span(node), source, f"nesting level {depth}")
+        kids = [c for c in node.children if c is not None]
+        for i, c in enumerate(kids):
+            # the left operand of a chain link continues the chain; everything else nests
+            stack.append((c, depth, height, mine if i == 0 and mine is not None else None))
     return deepest
 
 
-# The recursive passes over a tree (building it, checking, lowering, printing, JSON,
-# dataclass equality) take at most this many Python frames per level of nesting.
+# The recursive passes over a tree (building it, checking, printing, JSON, dataclass
+# equality) take at most this many Python frames per level of the tree.
 FRAMES_PER_LEVEL = 8
 
 

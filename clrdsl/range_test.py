@@ -7,13 +7,15 @@ when the loss diverges, and puts the model and optimizer back exactly as they we
 
 The loop, the smoothing and the stopping rule live here; a framework module supplies
 only a *session*: ``steps_per_epoch``, ``step(lr) -> (loss, metric or None)`` and a
-context manager that snapshots and restores state. The session is picked from the
-model's type without importing any framework up front:
+context manager that snapshots and restores state. The session comes from the backend
+(through the registry) whose framework the model belongs to — a backend with the
+range-test capability (:class:`clrdsl.backend.RangeTests`) — without importing any
+framework up front:
 
-- a ``torch.nn.Module``: ``range_test(model, loss_fn, loader, optimizer, ...)``
-  (``clrdsl_torch.range_test``);
+- a ``torch.nn.Module``: ``range_test(model, loss_fn, loader, optimizer, ...)`` (the
+  torch backend);
 - a compiled ``keras.Model``: ``range_test(model, data=(x, y), batch_size=32, ...)``
-  or any iterable of ``(x, y)`` batches (``clrdsl_keras.range_test``).
+  or any iterable of ``(x, y)`` batches (the keras backend).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import ClrdslValueError
+from .errors import ClrdslError, ClrdslValueError
 
 if TYPE_CHECKING:  # numpy and the rules load with the first test, not with `import clrdsl`
     import numpy as np
@@ -267,7 +269,7 @@ class RangeTestResult:
 def endless(data: Any):
     """Batches from a re-iterable (a DataLoader, a list), starting over at its end, as
     the range test runs for as many updates as asked; an error if it yields none."""
-    from .errors import ClrdslValueError
+    from .errors import ClrdslError, ClrdslValueError
 
     while True:
         empty = True
@@ -296,25 +298,24 @@ def _num(x: float) -> str:
     return s.replace("e-0", "e-").replace("e+0", "e").replace("e+", "e")
 
 
-def _module_roots(model: Any) -> set[str]:
-    return {(c.__module__ or "").split(".")[0] for c in type(model).__mro__}
-
-
 def _session_for(model, loss_fn, data, optimizer, **kw):
-    roots = _module_roots(model)
-    if "torch" in roots:
-        from clrdsl_torch.range_test import TorchSession
+    """The session of the backend whose framework ``model`` belongs to (found through the
+    registry: every backend with the range-test capability is asked)."""
+    from . import registry
+    from .backend import RangeTests, has, model_roots
 
-        return TorchSession(model, loss_fn, data, optimizer, **kw)
-    if roots & {"keras", "tf_keras"}:
-        from clrdsl_keras.range_test import KerasSession
-
-        if data is None and loss_fn is not None and optimizer is None:
-            data, loss_fn = loss_fn, None  # range_test(model, (x, y)) reads naturally for Keras
-        return KerasSession(model, data, loss_fn=loss_fn, optimizer=optimizer, **kw)
+    for name in registry.backends.names():
+        try:
+            b = registry.backends.get(name)
+        except ClrdslError:  # a broken plugin is reported where it is used, not here
+            continue
+        if has(b, RangeTests) and b.handles_model(model):
+            return registry.get_backend(name).range_test_session(model, loss_fn, data, optimizer, **kw)
+    roots = ", ".join(sorted(r for r in model_roots(model) if r not in ("builtins", "")))
     raise ClrdslValueError(
         f"range_test does not know this model type: {type(model).__module__}.{type(model).__qualname__}",
-        code="E708", expected="a torch.nn.Module or a compiled keras.Model")
+        code="E708", expected="a model of a backend with the range-test capability "
+        "(a torch.nn.Module, a compiled keras.Model)", found=roots or type(model).__name__)
 
 
 def _progress_bar(total: int, enabled: bool):

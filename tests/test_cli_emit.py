@@ -27,14 +27,14 @@ from clrdsl import registry
 from clrdsl.cli import main
 from clrdsl.emit import EmitError, Target, emit_module
 from clrdsl.functions import Param, Shape
-from clrdsl.lower import lower
 from clrdsl.ops import MathOps
+from clrdsl.scalar import scalar_function
 
 from strategies import BINDINGS, SEED_EXPRS, schedule_exprs  # noqa: E402
 
 # Imports a generated module may have: its framework and the standard library.
 # (keras: `jax` is imported inside a function, only when Keras runs on JAX)
-ALLOWED_IMPORTS = {"numpy": {"numpy", "math", "operator"}, "torch": {"torch", "math"},
+ALLOWED_IMPORTS = {"numpy": {"numpy", "math", "operator"}, "torch": {"torch", "math", "bisect"},
                    "keras": {"keras", "numpy", "math", "operator", "jax"}}
 
 RUNNER = r'''
@@ -175,7 +175,7 @@ def test_torch_module_matches_compiled_scheduler(tmp_path_factory, exprs, rng_st
             want.append(float(sched.get_last_lr()[0]))
         assert same(got, want), c.expr
         assert same(native["positioned"], want), c.expr
-        assert same(native["stepped"], [lower(c.root, MathOps)(t) for t in range(4)]), c.expr
+        assert same(native["stepped"], [scalar_function(c)(t) for t in range(4)]), c.expr
 
 
 @PROPERTY(1)
@@ -247,12 +247,19 @@ def test_mission_numpy_module_reads_like_the_expression():
     assert "return 0.001 + (v - 0.001) * k" in body
 
 
-def test_sequences_are_ifs_for_scalar_ops_and_where_for_arrays():
+def _section(src: str, title: str) -> str:
+    start = src.index(f"# -- {title} ")
+    return src[start:src.index("# -- ", start + 5)]
+
+
+def test_sequences_are_one_function_per_phase_and_the_same_code_on_every_backend():
     checked = clrdsl.check("linear(0, 0.1, over=500) >> cosine(0.1, 0, over=9500)")
     torch_src = registry.backends.get("torch").emit(checked)
     numpy_src = registry.get_backend("numpy").emit(checked)
-    assert "if t < 500:  # phase 1 of 2: steps [0, 500)" in torch_src
-    assert "out = ops.where(t < 500, phase_1, out)" in numpy_src
+    assert "return ops.piecewise(t, (0, 500), (value_phase_1, value_phase_2))" in numpy_src
+    assert '"""Phase 2 of 2 of `value`: steps [500, ...), its clock from 0."""' in numpy_src
+    # one definition: the schedule's code is the same text for every backend
+    assert _section(torch_src, "the schedule") == _section(numpy_src, "the schedule")
 
 
 # -- the plugin contract: third-party functions and backends -------------------------------------
@@ -276,7 +283,7 @@ class PlainOps(MathOps):
 
 
 PLAIN = Target(backend="plain", framework="plain Python", ops=PlainOps, imports=(),
-               wrapper="def schedule(step):\n    return float(value(step))\n")
+               entry="def schedule(step):\n    return float(value(step))\n")
 
 
 @pytest.fixture
@@ -297,7 +304,7 @@ def test_third_party_shape_and_backend(bump):
     assert "class PlainOps(MathOps):" in src and "class MathOps:" in src  # its base copied too
     ns: dict = {}
     exec(compile(src, "<generated>", "exec"), ns)
-    f = lower(checked.root, MathOps)
+    f = scalar_function(checked)
     for t in (0, 1, 99, 100, 101, 250, 499, 500, 501, 10**6):
         assert ns["schedule"](t) == f(t)
 
@@ -323,7 +330,7 @@ class _FakeBackend:
     extra = None
 
     def compile(self, checked, **options):
-        return lower(checked.root, MathOps)
+        return scalar_function(checked)
 
     def emit(self, checked):
         return emit_module(checked, PLAIN)
@@ -342,7 +349,7 @@ def test_cli_compile_goes_through_the_backend_emit(tmp_path):
         assert result.exit_code == 0, result.output
         ns: dict = {}
         exec(out.read_text(), ns)
-        assert ns["schedule"](30) == lower(clrdsl.check("onecycle(0.1, total=100)").root, MathOps)(30)
+        assert ns["schedule"](30) == scalar_function(clrdsl.check("onecycle(0.1, total=100)"))(30)
         result = CliRunner().invoke(main, ["compile", "onecycle(0.1, total=100)", "-b", "noemit"])
         assert result.exit_code == 2
         assert "cannot generate standalone code" in result.output
@@ -354,7 +361,7 @@ def test_cli_compile_goes_through_the_backend_emit(tmp_path):
 def test_emitted_torch_scheduler_is_warning_free_in_any_call_order(tmp_path):
     # Pain point: torch warns when scheduler.step() precedes optimizer.step() (AMP skips
     # do that legitimately). The generated scheduler is closed form, so order is moot.
-    ref = clrdsl.compile("onecycle(0.1, total=100)")  # the NumPy reference
+    ref = scalar_function(clrdsl.check("onecycle(0.1, total=100)"))  # the same code, in-process
     (tmp_path / "sched_mod.py").write_text(registry.get_backend("torch").emit(clrdsl.check("onecycle(0.1, total=100)")))
     code = (
         "import sys, json; sys.modules['clrdsl'] = None\n"

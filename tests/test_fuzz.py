@@ -25,7 +25,10 @@ from strategies import BINDINGS, SEED_EXPRS
 
 SEED = 20240611
 N_MUTANTS = 4000
-PER_INPUT_S = 1.0
+# A hang detector, not a speed claim: these machines are shared and a wall-clock bound
+# would fail under load. The speed of the front end is measured against lark itself in
+# benchmarks/bench_frontend.py; the checker's work is bounded by its budget (E309).
+PER_INPUT_S = 30.0
 
 TOKENS = (
     "(", ")", ",", "=", ">>", "*", "**", "-", "+", "/", ";", ":", "|", "#", "\n", " ",

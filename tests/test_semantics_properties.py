@@ -4,7 +4,7 @@
 - A finite schedule holds its value past its end; nothing raises for stepping too far.
 - Units resolve to updates: ``ep`` with ``steps_per_epoch``, ``%`` with ``total_steps``.
 - ``schedule * scale`` is ``base + (value - base) * scale(x)``.
-- The scalar evaluator (``lower(root, MathOps)``, what the torch backend steps with)
+- The Python-float evaluation (``clrdsl.scalar``, what the torch backend steps with)
   equals the NumPy array evaluation for random expressions and steps.
 """
 
@@ -18,8 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import clrdsl
-from clrdsl.lower import lower
-from clrdsl.ops import MathOps
+from clrdsl.scalar import scalar_function
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -153,7 +152,7 @@ def test_scalar_evaluation_equals_numpy(expr, data):
     checked = clrdsl.check(text)
     steps = data.draw(steps_for(checked.length))
     steps += [0, 10**12]
-    scalar = lower(checked.root, MathOps)
+    scalar = scalar_function(checked)
     arr = clrdsl.compile(checked)(np.array(steps))
     for t, a in zip(steps, arr):
         v = scalar(t)
@@ -198,7 +197,7 @@ def test_finite_schedules_hold_past_the_end(expr, offsets):
     t = np.array(offsets) + end
     assert np.all(s(t) == held)
     assert s(10**12) == held
-    f = lower(clrdsl.check(expr[0]).root, MathOps)  # the scalar evaluator holds too
+    f = scalar_function(clrdsl.check(expr[0]))  # the Python-float evaluation holds too
     assert all(f(int(x)) == pytest.approx(held, rel=1e-11, abs=1e-12) for x in t[:5])
 
 
@@ -259,10 +258,11 @@ def test_modulation_is_base_plus_scaled_amplitude(shape, g, on, steps):
     if on == "iterations":
         x = t.astype(float)
     else:
-        from clrdsl.lower import lower_cycle
-        from clrdsl_numpy import NumpyOps
+        from clrdsl.emit import probe
+        from clrdsl_numpy.emit import TARGET
 
-        x = np.asarray(lower_cycle(checked.root, NumpyOps)(t), dtype=float)
+        cycle = probe(checked.root, TARGET, (("cycle", checked.root, "probe_cycle"),)).probe_cycle
+        x = np.asarray(cycle(t), dtype=float)
     expected = base + (value - base) * g**x
     np.testing.assert_allclose(modulated, expected, rtol=1e-12, atol=1e-15)
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import clrdsl
+from values import python_values
 
 torch = pytest.importorskip("torch")
 dynamo = pytest.importorskip("torch._dynamo")
@@ -111,5 +112,4 @@ def test_float_lr_recompiles_as_the_control(recompile_log):
     assert frames >= 5
     print(f"\nfloat lr: {len(recompile_log.messages)} recompiles logged over {CHANGES} rate changes; "
           f"capturable: 0 (see test_capturable_compiled_step_never_recompiles)")
-    np.testing.assert_array_equal(lrs[:3], clrdsl.compile("triangular(0.01, 0.1, step=7) * exp(gamma=0.99)")(
-        np.arange(3)))
+    np.testing.assert_array_equal(lrs[:3], python_values("triangular(0.01, 0.1, step=7) * exp(gamma=0.99)", np.arange(3)))

@@ -17,6 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from clrdsl.backend import Backend, Emits, Evaluates, RangeTests, model_roots
+from clrdsl.emit import emit_module
+from clrdsl.errors import ClrdslTypeError
+
 __all__ = ["Schedule", "ScheduleCallback", "KerasOps", "Step", "custom_objects", "backend"]
 
 
@@ -27,7 +31,7 @@ def custom_objects() -> dict[str, type]:
     return {"clrdsl>Schedule": Schedule}
 
 
-class KerasBackend:
+class KerasBackend(Backend, Emits, Evaluates, RangeTests):
     name = "keras"
     requires = ("keras",)
     extra = "keras"
@@ -38,20 +42,45 @@ class KerasBackend:
 
         return KerasOps
 
+    @property
+    def target(self):
+        from .emit import TARGET
+
+        return TARGET
+
     def compile(self, checked, **options):
         if options:
-            raise TypeError(f"the keras backend takes no options (got {', '.join(options)}); "
-                            "bind units with steps_per_epoch= and total_steps=")
+            raise ClrdslTypeError(
+                f"the keras backend takes no options (got {', '.join(options)})", code="E610",
+                expected="clrdsl.compile(expr, backend='keras', steps_per_epoch=..., total_steps=...)",
+                found=", ".join(f"{k}=" for k in options),
+                hint="bind units with steps_per_epoch= and total_steps=",
+            )
         if isinstance(checked, Mapping):
-            return {k: self.compile(v) for k, v in checked.items()}
+            return self.compile_mapping(checked)
         from .schedule import Schedule
 
         return Schedule(checked)
 
     def emit(self, checked):
-        from .emit import emit
+        return emit_module(checked, self.target)
 
-        return emit(checked)
+    def values(self, checked, steps):
+        import keras
+        import numpy as np
+
+        out = keras.ops.convert_to_numpy(self.compile(checked)(np.asarray(list(steps), dtype=np.int64)))
+        return [float(v) for v in np.asarray(out, dtype=np.float64)]
+
+    def handles_model(self, model):
+        return bool(model_roots(model) & {"keras", "tf_keras"})
+
+    def range_test_session(self, model, loss_fn, data, optimizer, **kw):
+        from .range_test import KerasSession
+
+        if data is None and loss_fn is not None and optimizer is None:
+            data, loss_fn = loss_fn, None  # range_test(model, (x, y)) reads naturally for Keras
+        return KerasSession(model, data, loss_fn=loss_fn, optimizer=optimizer, **kw)
 
 
 backend = KerasBackend()

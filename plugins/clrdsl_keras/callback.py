@@ -4,7 +4,7 @@ The counterpart of the CLR Keras callback (bckenstler/CLR ``CyclicLR``) for any
 clrdsl expression: it keeps its own clock of batches, sets the optimizer's rate
 before each batch, records a ``history`` of what each batch used, and ``reset()``
 starts a new cycle. Values are computed on the host, in float64, by the one
-evaluator (:func:`clrdsl.lower.lower` with :class:`clrdsl.ops.MathOps`), then stored
+evaluator (the generated Python-float code of :mod:`clrdsl.scalar`), then stored
 in the optimizer's float variable.
 """
 
@@ -18,9 +18,8 @@ import numpy as np
 
 from clrdsl.api import check
 from clrdsl.errors import ClrdslValueError
-from clrdsl.lower import lower
+from clrdsl.scalar import scalar_function
 from clrdsl.model import CheckedSchedule
-from clrdsl.ops import MathOps
 
 # where each optimizer family keeps its momentum: SGD, RMSprop -> momentum; Adam family -> beta_1
 MOMENTUM_ATTRS = ("momentum", "beta_1")
@@ -71,8 +70,8 @@ class ScheduleCallback(keras.callbacks.Callback):
     def _set(self, lr, momentum) -> None:
         self.lr = None if lr is None else check(lr, **self._bindings)
         self.momentum = None if momentum is None else check(momentum, **self._bindings)
-        self._lr_fn = None if self.lr is None else lower(self.lr.root, MathOps)
-        self._mom_fn = None if self.momentum is None else lower(self.momentum.root, MathOps)
+        self._lr_fn = None if self.lr is None else scalar_function(self.lr)
+        self._mom_fn = None if self.momentum is None else scalar_function(self.momentum)
 
     def reset(self, lr: str | CheckedSchedule | None = None, *,
               momentum: str | CheckedSchedule | None = None,

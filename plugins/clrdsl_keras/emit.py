@@ -1,6 +1,7 @@
 """Standalone Keras code for ``clrdsl compile --backend keras``.
 
-The generated module carries a copy of the keras backend's ops (:mod:`clrdsl_keras.ops`:
+The generated code (which :class:`~clrdsl_keras.schedule.Schedule` runs in-process)
+carries a copy of the keras backend's ops (:mod:`clrdsl_keras.ops`:
 the step stays an integer until a shape asks for a float, so positions inside a cycle
 are exact at any step) and defines ``schedule(step)`` and ``Schedule``: a
 ``keras.optimizers.schedules.LearningRateSchedule`` registered for serialization.
@@ -12,6 +13,19 @@ from clrdsl.emit import Target, emit_module
 
 from .ops import KerasOps, finish, to_step
 
+ENTRY = '''
+def schedule_tensor(step):
+    """The value at `step` as a floatx tensor shaped like the step (keras.ops only)."""
+    t = to_step(step)
+    return finish(value(t), t)
+
+
+def schedule(step):
+    """The value at `step` (an int gives a float; an integer array gives an array)."""
+    out = keras.ops.convert_to_numpy(schedule_tensor(step))
+    return float(out) if out.ndim == 0 else out
+'''
+
 WRAPPER = '''
 @keras.saving.register_keras_serializable("clrdsl_generated", "Schedule_" + FINGERPRINT)
 class Schedule(keras.optimizers.schedules.LearningRateSchedule):
@@ -21,8 +35,7 @@ class Schedule(keras.optimizers.schedules.LearningRateSchedule):
     Keras backends; eager, tf.function, XLA, jax.jit)."""
 
     def __call__(self, step):
-        t = to_step(step)
-        return finish(value(t), t)
+        return schedule_tensor(step)
 
     def get_config(self):
         return {"expr": EXPR, "bindings": dict(BINDINGS)}
@@ -30,13 +43,6 @@ class Schedule(keras.optimizers.schedules.LearningRateSchedule):
     @classmethod
     def from_config(cls, config):
         return cls()
-
-
-def schedule(step):
-    """The value at `step` (an int gives a float; an integer array gives an array)."""
-    t = to_step(step)
-    out = keras.ops.convert_to_numpy(finish(value(t), t))
-    return float(out) if out.ndim == 0 else out
 '''
 
 USAGE = '''
@@ -51,6 +57,7 @@ TARGET = Target(
     framework="Keras",
     ops=KerasOps,
     imports=("import keras",),
+    entry=ENTRY,
     wrapper=WRAPPER,
     usage=USAGE,
     extras=(to_step, finish),

@@ -36,6 +36,8 @@ import keras
 import numpy as np
 from keras import ops as K
 
+from clrdsl.ops import where_chain
+
 _NUM = (bool, int, float, np.number)  # Python and NumPy scalars
 _HOST = (np.ndarray, np.generic)  # host values: NumPy arrays and scalars
 
@@ -505,8 +507,13 @@ def _power(a, b):
     return K.power(_as_float(a), _as_float(b))
 
 
+def _piecewise(t, starts, phases):
+    """A sequence in-graph: a ``where`` chain over the phases (traceable)."""
+    return where_chain(KerasOps, t, starts, phases)
+
+
 class KerasOps:
-    """``ops`` for :func:`clrdsl.lower.lower` on ``keras.ops`` (TensorFlow, JAX, torch)."""
+    """``ops`` for clrdsl's generated code on ``keras.ops`` (TensorFlow, JAX, torch)."""
 
     name = "keras"
     pi = math.pi
@@ -528,6 +535,7 @@ class KerasOps:
     floor = _unary(K.floor)
     ceil = _unary(K.ceil)
     power = staticmethod(_power)
+    piecewise = staticmethod(_piecewise)
 
 
 # -- entry and exit -------------------------------------------------------------------

@@ -8,10 +8,8 @@ import keras
 
 from clrdsl.backend import Compiled
 from clrdsl.api import check
-from clrdsl.lower import lower
+from clrdsl.emit import load
 from clrdsl.model import CheckedSchedule
-
-from .ops import KerasOps, finish, to_step
 
 
 @keras.saving.register_keras_serializable(package="clrdsl", name="Schedule")
@@ -35,11 +33,13 @@ class Schedule(Compiled, keras.optimizers.schedules.LearningRateSchedule):
                  total_steps: int | None = None) -> None:
         super().__init__()
         self.checked = check(expr, steps_per_epoch=steps_per_epoch, total_steps=total_steps)
-        self._fn = lower(self.checked.root, KerasOps)
+        from .emit import TARGET
+
+        # the code `clrdsl compile --backend keras` writes, run here
+        self._fn = load(self.checked, TARGET).schedule_tensor
 
     def __call__(self, step):
-        t = to_step(step)
-        return finish(self._fn(t), t)
+        return self._fn(step)
 
     def get_config(self) -> dict[str, Any]:
         return {"expr": self.checked.expr, "bindings": self.checked.bindings_dict}

@@ -2,15 +2,38 @@
 
 ``clrdsl.compile(expr)`` (numpy is the default backend) returns a
 :class:`NumpySchedule`: ``s(1000)`` gives a float, ``s(np.arange(10**6))`` a float64
-array. Values are computed in closed form from the step.
+array. Values are computed in closed form from the step, by the code
+``clrdsl compile --backend numpy`` writes (:func:`clrdsl.emit.load`). A single step is
+evaluated as an array of one step, through the same ufunc loops, so ``s(t)`` and
+``s(steps)[i]`` are bit-identical.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from clrdsl.backend import Compiled
-from clrdsl.lower import lower
+from clrdsl.backend import Backend, Compiled, Emits, Evaluates
+from clrdsl.emit import emit_module, load
+from clrdsl.errors import ClrdslTypeError
+
+
+def _gather_phases(t, starts, phases):
+    """A sequence over an array of steps: each phase runs on its own steps only (a stable
+    sort groups them), so n phases over T steps cost O(T log T + n), not O(T * n)."""
+    t = np.asarray(t)
+    which = np.searchsorted(np.asarray(starts), t, side="right") - 1
+    np.maximum(which, 0, out=which)
+    if t.size and which.min() == which.max():  # one phase (a block of steps inside it)
+        i = int(which.flat[0])
+        return phases[i](t - starts[i])
+    flat_t, flat_i = t.ravel(), which.ravel()
+    order = np.argsort(flat_i, kind="stable")
+    bounds = np.searchsorted(flat_i[order], np.arange(len(phases) + 1))
+    out = np.empty(flat_t.shape, dtype=np.float64)
+    for i in np.flatnonzero(np.diff(bounds)).tolist():
+        sel = order[bounds[i]:bounds[i + 1]]
+        out[sel] = phases[i](flat_t[sel] - starts[i])
+    return out.reshape(t.shape)
 
 
 class NumpyOps:
@@ -34,12 +57,14 @@ class NumpyOps:
     floor = staticmethod(np.floor)
     ceil = staticmethod(np.ceil)
     power = staticmethod(np.power)
+    piecewise = staticmethod(_gather_phases)
 
 
 # Generated NumPy modules (`clrdsl compile --backend numpy`) carry a copy of this function.
 def evaluate(fn, t):
-    """A lowered schedule ``fn`` at a step (a float) or an integer array of steps (a
-    fresh float64 array of the same shape)."""
+    """The schedule ``fn`` at a step (a float) or an integer array of steps (a fresh
+    float64 array of the same shape). A single step runs as an array of one step, so it
+    takes exactly the path an array does."""
     arr = np.asarray(t)
     if arr.dtype.kind not in "iu":
         if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):
@@ -49,13 +74,14 @@ def evaluate(fn, t):
     arr = arr.astype(np.int64, copy=False)
     if arr.size and arr.min() < 0:  # steps before the start read as step 0
         arr = np.maximum(arr, 0)
+    flat = arr.reshape(-1)
     with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
-        out = np.asarray(fn(arr), dtype=np.float64)
-    if out.shape != arr.shape:  # a constant part broadcasts to the steps' shape
-        out = np.broadcast_to(out, arr.shape).copy()
-    if out.ndim == 0:
-        return float(out)
-    return out  # a fresh float64 array (never a view of the caller's steps)
+        out = np.asarray(fn(flat), dtype=np.float64)
+    if out.shape != flat.shape:  # a constant part broadcasts to the steps' shape
+        out = np.broadcast_to(out, flat.shape)
+    if arr.ndim == 0:
+        return float(out[0])
+    return out.reshape(arr.shape).copy()  # a fresh float64 array (never a view of the caller's steps)
 
 
 class NumpySchedule(Compiled):
@@ -63,28 +89,43 @@ class NumpySchedule(Compiled):
 
     def __init__(self, checked) -> None:
         self.checked = checked
-        self._fn = lower(checked.root, NumpyOps)
+        self._fn = load(checked, _target()).schedule
 
     def __call__(self, t):
-        return evaluate(self._fn, t)
+        return self._fn(t)
 
 
-class NumpyBackend:
+class NumpyBackend(Backend, Emits, Evaluates):
     name = "numpy"
     requires = ("numpy",)
     extra = None
     ops = NumpyOps
 
+    @property
+    def target(self):
+        return _target()
+
     def compile(self, checked, **options):
         if options:
-            raise TypeError(f"the numpy backend takes no options (got {', '.join(options)})")
+            raise ClrdslTypeError(
+                f"the numpy backend takes no options (got {', '.join(options)})", code="E620",
+                expected="clrdsl.compile(expr, steps_per_epoch=..., total_steps=...)",
+                found=", ".join(f"{k}=" for k in options),
+            )
         return NumpySchedule(checked)
 
     def emit(self, checked) -> str:
         """Standalone NumPy source for the schedule (``clrdsl compile``; no clrdsl needed to run it)."""
-        from .emit import emit
+        return emit_module(checked, _target())
 
-        return emit(checked)
+    def values(self, checked, steps):
+        return NumpySchedule(checked)(np.asarray(list(steps), dtype=np.int64)).tolist()
+
+
+def _target():
+    from .emit import TARGET
+
+    return TARGET
 
 
 backend = NumpyBackend()

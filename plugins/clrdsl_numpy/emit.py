@@ -1,8 +1,8 @@
 """Standalone NumPy code for ``clrdsl compile --backend numpy``.
 
-The generated module copies :class:`NumpyOps` and defines ``schedule(step)``: an int
-gives a float, an integer array gives a float64 array, exactly as
-:class:`NumpySchedule` does.
+The generated code copies :class:`NumpyOps` and defines ``schedule(step)``: an int
+gives a float, an integer array gives a float64 array. :class:`NumpySchedule` calls this
+very code in-process.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from clrdsl.emit import Target, emit_module
 
 from . import NumpyOps, evaluate
 
-WRAPPER = '''
+ENTRY = '''
 def schedule(step):
     """The value at `step` (an int gives a float) or at every step of an integer array."""
     return evaluate(value, step)
@@ -29,7 +29,7 @@ TARGET = Target(
     framework="NumPy",
     ops=NumpyOps,
     imports=("import numpy as np",),
-    wrapper=WRAPPER,
+    entry=ENTRY,
     usage=USAGE,
     extras=(evaluate,),
 )

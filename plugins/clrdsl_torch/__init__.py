@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from clrdsl.backend import Backend, Emits, Evaluates, RangeTests, model_roots
+from clrdsl.emit import emit_module
 from clrdsl.errors import ClrdslTypeError, suggestion_hint
 
 __all__ = ["ClrdslScheduler", "FORMAT", "backend", "lightning_config"]
@@ -22,12 +24,18 @@ __all__ = ["ClrdslScheduler", "FORMAT", "backend", "lightning_config"]
 _OPTIONS = ("optimizer", "relative", "capturable", "retarget")
 
 
-class TorchBackend:
+class TorchBackend(Backend, Emits, Evaluates, RangeTests):
     """The ``torch`` entry of the ``clrdsl.backends`` group."""
 
     name = "torch"
     requires = ("torch",)
     extra = "torch"
+
+    @property
+    def target(self):
+        from .emit import TARGET
+
+        return TARGET
 
     def compile(self, checked: Any, **options: Any) -> "ClrdslScheduler":
         """A :class:`ClrdslScheduler` for ``optimizer=`` (required).
@@ -56,11 +64,33 @@ class TorchBackend:
         opt = options.pop("optimizer")
         return ClrdslScheduler(opt, checked, **options)
 
+    def compile_mapping(self, checked: Any, **options: Any) -> "ClrdslScheduler":
+        """One scheduler drives every hyperparameter and group of the mapping."""
+        return self.compile(checked, **options)
+
     def emit(self, checked: Any) -> str:
         """Standalone Python source for the schedule (no clrdsl needed to run it)."""
-        from .emit import emit
+        return emit_module(checked, self.target)
 
-        return emit(checked)
+    def values(self, checked: Any, steps: Any) -> list[float]:
+        """The learning rates a scheduler positioned at each step writes into an optimizer."""
+        import torch
+
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+        sched = self.compile(checked, optimizer=opt)
+        out = []
+        for step in steps:
+            sched.set_step(int(step))
+            out.append(float(sched.get_last_lr()[0]))
+        return out
+
+    def handles_model(self, model: Any) -> bool:
+        return "torch" in model_roots(model)
+
+    def range_test_session(self, model: Any, loss_fn: Any, data: Any, optimizer: Any, **kw: Any):
+        from .range_test import TorchSession
+
+        return TorchSession(model, loss_fn, data, optimizer, **kw)
 
 
 def lightning_config(scheduler: "ClrdslScheduler", **extra: Any) -> dict[str, Any]:

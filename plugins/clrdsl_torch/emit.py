@@ -1,24 +1,19 @@
 """Standalone PyTorch code for ``clrdsl compile --backend torch``.
 
-The generated module evaluates the schedule one step at a time in float64 with a copy
-of :class:`clrdsl.ops.MathOps`, as the torch backend does, and defines
-``schedule(step)`` and ``make_scheduler(optimizer)``: an ``LRScheduler`` that sets
-every parameter group's learning rate to ``schedule(t)`` after ``t`` updates.
+The generated code evaluates the schedule one step at a time in float64 with a copy of
+:class:`clrdsl.ops.MathOps`; :class:`~clrdsl_torch.scheduler.ClrdslScheduler` runs this
+very code in-process. The module defines ``schedule(step)`` and
+``make_scheduler(optimizer)``: an ``LRScheduler`` that sets every parameter group's
+learning rate to ``schedule(t)`` after ``t`` updates.
 """
 
 from __future__ import annotations
 
 from clrdsl.emit import Target, emit_module
 from clrdsl.ops import MathOps
+from clrdsl.scalar import ENTRY
 
 WRAPPER = '''
-def schedule(step):
-    """The value after `step` optimizer updates (an int gives a float), in float64."""
-    if isinstance(step, bool) or int(step) != step:
-        raise TypeError(f"a step is a whole number of optimizer updates, got {step!r}")
-    return float(value(max(int(step), 0)))
-
-
 class Scheduler(LRScheduler):
     """Sets the learning rate of every parameter group to schedule(t), where t counts
     optimizer updates: call `step()` after each `optimizer.step()`. The value depends
@@ -69,6 +64,7 @@ TARGET = Target(
     framework="PyTorch",
     ops=MathOps,
     imports=("import torch", "from torch.optim.lr_scheduler import LRScheduler"),
+    entry=ENTRY,
     wrapper=WRAPPER,
     usage=USAGE,
 )

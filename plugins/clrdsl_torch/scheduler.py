@@ -6,12 +6,11 @@ parameter group) is computed from ``t`` alone, never from the previous value. So
 positioning is just setting ``t`` (:meth:`~ClrdslScheduler.set_step`), and the state is
 plain data: the canonical expressions, their bindings and ``t``.
 
-Values come from the NumPy backend (the project's one evaluator, :func:`clrdsl.lower.lower`,
-in float64), a block of :data:`BLOCK` updates at a time: the block holding ``t`` is
-evaluated as one array and kept, so a ``step()`` is a list lookup and a dict write, and
-the values equal ``clrdsl.compile(expr)(t)`` exactly. Blocks are aligned to multiples of
-:data:`BLOCK`, so the value of an update never depends on how the clock got there
-(stepping, jumping, resuming).
+Values come from the code ``clrdsl compile --backend torch`` writes (the one definition
+of evaluation, :func:`clrdsl.emit.load`), run in-process: Python floats in float64, one
+step at a time, only the current phase of a sequence. So the scheduler and its emitted
+module give the same value at every step, and a value never depends on how the clock
+got there (stepping, jumping, resuming).
 
 The base class constructor is deliberately not called: it wraps ``optimizer.step`` to
 warn about call order and steps the scheduler once, neither of which a closed-form
@@ -25,19 +24,16 @@ import math
 import operator
 from typing import Any, Iterable, Mapping
 
-import numpy as np
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
+from clrdsl.emit import load
 from clrdsl.errors import ClrdslTypeError, ClrdslValueError
-from clrdsl_numpy import NumpySchedule
 
 from .targets import TENSOR_KEYS, Slot, group_key, resolve
 
 FORMAT = "clrdsl.torch.scheduler/1"
-# Updates evaluated at once (one vectorised call per schedule every BLOCK steps).
-BLOCK = 512
-# Steps are int64 inside NumPy; far beyond any run.
+# Far beyond any run (and what every backend's int64 step represents).
 MAX_STEP = 2**62
 # How many updates ahead the construction-time range check of betas looks.
 _SCAN = 1 << 17
@@ -88,14 +84,16 @@ class ClrdslScheduler(LRScheduler):
     def _build(self, slots: list[Slot], initial: list[float | None]) -> None:
         self._slots = slots
         self._initial = initial
+        from .emit import TARGET
+
         index: dict[tuple, int] = {}
-        self._schedules: list[NumpySchedule] = []
+        self._schedules: list[Any] = []  # the generated value(t) of each distinct expression
         plan = []
         for s, init in zip(slots, initial):
             k = (s.checked.expr, s.checked.bindings)
             if k not in index:
                 index[k] = len(self._schedules)
-                self._schedules.append(NumpySchedule(s.checked))
+                self._schedules.append(load(s.checked, TARGET).value)
             plan.append((s.group, s.key, s.index, index[k], init,
                          self.capturable and s.key in TENSOR_KEYS, s))
         # betas first: an out-of-range value raises before anything is written
@@ -105,16 +103,7 @@ class ClrdslScheduler(LRScheduler):
             if p[1] == "lr":
                 lr_pos[p[0]] = j
         self._lr_pos = lr_pos
-        self._start = -2 * BLOCK  # no block evaluated yet
-        self._block: list[list[float]] = []
         self._written: list[float] = []
-
-    def _fill(self, t: int) -> None:
-        """Evaluate the aligned block of updates holding ``t``, for every schedule."""
-        start = t - t % BLOCK
-        steps = np.arange(start, start + BLOCK, dtype=np.int64)
-        self._block = [s(steps).tolist() for s in self._schedules]
-        self._start = start
 
     def _read(self, s: Slot) -> float:
         v = self.optimizer.param_groups[s.group][s.key]
@@ -144,13 +133,14 @@ class ClrdslScheduler(LRScheduler):
                 continue
             length = s.checked.length
             n = _SCAN if math.isinf(length) else int(min(length, _SCAN))
-            t = np.arange(n + 1)
+            steps: Iterable[int] = range(n + 1)
             if not math.isinf(length) and length > _SCAN:
-                t = np.append(t, int(length))
-            v = self._schedules[fi](t) * (1.0 if init is None else init)
-            bad = np.flatnonzero(~((v >= 0.0) & (v < 1.0)))
-            if bad.size:
-                raise _beta_error(s, int(t[bad[0]]), float(v[bad[0]]))
+                steps = [*steps, int(length)]
+            f, k = self._schedules[fi], (1.0 if init is None else init)
+            for t in steps:
+                v = float(f(t)) * k
+                if not 0.0 <= v < 1.0:
+                    raise _beta_error(s, t, v)
 
     # -- the clock ----------------------------------------------------------------------
 
@@ -185,15 +175,11 @@ class ClrdslScheduler(LRScheduler):
 
     def _apply(self, t: int) -> None:
         """Write the values of update ``t`` and make it the clock (only if all are valid)."""
-        i = t - self._start
-        if not 0 <= i < BLOCK:
-            self._fill(t)
-            i = t - self._start
         groups = self.optimizer.param_groups
-        block = self._block
+        values = [float(f(t)) for f in self._schedules]
         written = []
         for gi, key, idx, fi, init, tensor, slot in self._plan:
-            v = block[fi][i] if init is None else block[fi][i] * init
+            v = values[fi] if init is None else values[fi] * init
             written.append(v)
             g = groups[gi]
             cur = g[key]

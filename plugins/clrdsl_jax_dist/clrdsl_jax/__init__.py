@@ -6,7 +6,8 @@ under ``jax.jit``, as ``optax.sgd(learning_rate=...)``, in ``optax.inject_hyperp
 and with a traced step. A mapping of expressions (``{"learning_rate": ..., "b1": ...}``)
 compiles to a dict of schedules, ready for ``optax.inject_hyperparams(optax.adam)(**d)``.
 
-Values come from clrdsl's one evaluator (:func:`clrdsl.lower.lower`) run on
+Values come from the code ``clrdsl compile --backend jax`` writes (clrdsl's one
+definition of evaluation, :func:`clrdsl.emit.load`), run in-process on
 :class:`~clrdsl_jax.ops.JaxOps`; this package adds no formula of its own.
 """
 
@@ -21,10 +22,10 @@ import numpy as np
 
 from clrdsl import check
 from clrdsl.errors import ClrdslLimitError, ClrdslTypeError
-from clrdsl.backend import Compiled
-from clrdsl.lower import lower
+from clrdsl.backend import Backend, Compiled, Emits, Evaluates
+from clrdsl.emit import emit_module, load
 
-from .ops import JaxOps, as_int_step, as_value, int_dtype
+from .ops import JaxOps, int_dtype
 
 __all__ = ["JaxOps", "JaxSchedule", "JaxBackend", "backend"]
 __version__ = "0.1.0"
@@ -56,16 +57,14 @@ class JaxSchedule(Compiled):
 
     def __init__(self, checked) -> None:
         self.checked = checked
-        self._fn = lower(checked.root, JaxOps)
+        from .emit import TARGET
+
+        self._evaluate = load(checked, TARGET).evaluate
         self._jitted = jax.jit(self._evaluate)
         self._check_traceable()
 
     def __call__(self, step):
         return self._jitted(_step_array(step))
-
-    def _evaluate(self, t):
-        t = as_int_step(t)
-        return as_value(self._fn(t), t)
 
     def _check_traceable(self) -> None:
         # Trace once, abstractly (no computation): durations that do not fit the
@@ -97,7 +96,7 @@ def _compile_tree(checked):
     return JaxSchedule(checked)
 
 
-class JaxBackend:
+class JaxBackend(Backend, Emits, Evaluates):
     name = "jax"
     requires = ("jax", "optax")
     extra = "jax"
@@ -114,11 +113,18 @@ class JaxBackend:
             )
         return _compile_tree(checked)
 
+    @property
+    def target(self):
+        from .emit import TARGET
+
+        return TARGET
+
     def emit(self, checked) -> str:
         """A standalone module defining a jitted ``schedule(step)``; it imports jax, never clrdsl."""
-        from .emit import emit
+        return emit_module(checked, self.target)
 
-        return emit(checked)
+    def values(self, checked, steps) -> list[float]:
+        return [float(v) for v in np.asarray(JaxSchedule(checked)(np.asarray(list(steps))), dtype=np.float64)]
 
 
 backend = JaxBackend()

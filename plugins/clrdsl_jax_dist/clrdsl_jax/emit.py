@@ -11,14 +11,20 @@ from clrdsl.emit import Target, emit_module
 
 from .ops import JaxOps, as_int_step, as_value
 
+ENTRY = '''
+def evaluate(step):
+    """The value at `step` (a JAX integer array or tracer), in the float dtype of the run."""
+    t = as_int_step(step)
+    return as_value(value(t), t)
+'''
+
 WRAPPER = '''
 @jax.jit
 def schedule(step):
     """The value at `step`: a jnp scalar (float32; float64 under x64), or an array for an
     array of steps. Pure and traceable: optax.sgd(learning_rate=schedule) and
     optax.inject_hyperparams take it as it is."""
-    t = as_int_step(jnp.asarray(step))
-    return as_value(value(t), t)
+    return evaluate(jnp.asarray(step))
 '''
 
 USAGE = '''
@@ -33,6 +39,7 @@ TARGET = Target(
     framework="JAX/optax",
     ops=JaxOps,
     imports=("import jax", "import jax.numpy as jnp"),
+    entry=ENTRY,
     wrapper=WRAPPER,
     usage=USAGE,
     extras=(as_int_step, as_value),

@@ -1,4 +1,4 @@
-"""The ``ops`` namespace on ``jax.numpy``: what clrdsl's one evaluator runs on here.
+"""The ``ops`` namespace on ``jax.numpy``: what clrdsl's generated code runs on here.
 
 Precision rules (JAX computes in 32 bits unless ``jax_enable_x64`` is set):
 
@@ -20,6 +20,8 @@ import numbers
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from clrdsl.ops import where_chain
 
 
 def float_dtype():
@@ -57,6 +59,11 @@ def _power(a, b):
     return jnp.power(a, b)  # exact bases (1.5, 0.5, 2) keep exact integer powers
 
 
+def _piecewise(t, starts, phases):
+    """A sequence in-graph: a ``where`` chain over the phases (traceable)."""
+    return where_chain(JaxOps, t, starts, phases)
+
+
 class JaxOps:
     """``ops`` over ``jax.numpy`` arrays (traceable: no Python branching on values)."""
 
@@ -80,3 +87,4 @@ class JaxOps:
     floor = staticmethod(jnp.floor)
     ceil = staticmethod(jnp.ceil)
     power = staticmethod(_power)
+    piecewise = staticmethod(_piecewise)

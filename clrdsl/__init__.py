@@ -25,13 +25,14 @@ from .model import CheckedSchedule
 from .parse import parse
 from .range_test import range_test
 from .unparse import from_json, to_json, unparse
-from ._import_hooks import after_import as _after_import
+from ._import_hooks import after_import_declared as _after_import_declared
 
 __version__ = "0.1.0"
 
-# Keras looks saved schedules up by registered name: register ours the moment Keras is
+# Keras looks saved schedules up by registered name: the plugins that register classes
+# with it (entry points `clrdsl.on_import`, name `keras`) are imported the moment Keras is
 # imported (at once if it already is), without importing it here.
-_after_import("keras", "clrdsl_keras.schedule")
+_after_import_declared("keras")
 
 __all__ = [
     "check", "compile", "range_test", "parse", "unparse", "to_json", "from_json",

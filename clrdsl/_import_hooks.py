@@ -2,6 +2,10 @@
 
 Keras finds a saved model's custom classes in its registry by name, so the Keras
 backend's ``Schedule`` must be registered before ``keras.models.load_model`` runs.
+Which plugin modules to import is declared by the plugins themselves, in the
+``clrdsl.on_import`` entry-point group (name: the framework's top-level module; value:
+the plugin module to import), read only when the framework is imported: the core names
+no plugin.
 Importing Keras from ``import clrdsl`` would make every user pay for it; instead
 :func:`after_import` runs the registration at the moment the framework is imported
 (or at once, if it already was). A finder on ``sys.meta_path`` notices the import of
@@ -37,7 +41,26 @@ def after_import(framework: str, plugin: str) -> None:
             sys.meta_path.insert(0, _Finder())
 
 
+ON_IMPORT = "clrdsl.on_import"
+
+
+def after_import_declared(framework: str) -> None:
+    """Import, once ``framework`` is imported, the modules that ``clrdsl.on_import``
+    entry points named ``framework`` declare."""
+    after_import(framework, f"entry-points:{framework}")
+
+
+def _declared(framework: str) -> list[str]:
+    from importlib.metadata import entry_points
+
+    return sorted({ep.value.partition(":")[0] for ep in entry_points(group=ON_IMPORT) if ep.name == framework})
+
+
 def _load(plugin: str) -> None:
+    if plugin.startswith("entry-points:"):
+        for module in _declared(plugin.partition(":")[2]):
+            _load(module)
+        return
     try:
         importlib.import_module(plugin)
     except Exception as exc:  # the framework import must still succeed

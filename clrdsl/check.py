@@ -1061,7 +1061,9 @@ def _as_value(v, span):
         return v
     if isinstance(v, (M.Const, M.Prim, M.Seq, M.Pointwise, M.Modulate, M.Window)):
         return SchedV(v, span)
-    return ScaleV(v, span)
+    if isinstance(v, (M.ScalePrim, M.ScaleExpr, M.ScaleConst, M.ScaleMul, M.ScalePow)):
+        return ScaleV(v, span)
+    raise TypeError(f"not a check-time value or model node: {type(v).__name__}")  # a checker bug
 
 
 def _defs_of(d: DefV, ctx: _Ctx) -> dict:

@@ -135,6 +135,21 @@ def binop(op: str, a: Expr, b: Expr) -> Expr:
     return Expr(f"{left} {op} {right}", p)
 
 
+def _tuple_statement(name: str, items: list[str]) -> str:
+    """``name = (items...)`` at module level, wrapped to LINE columns."""
+    one = f"{name} = ({items[0]},)" if len(items) == 1 else f"{name} = ({', '.join(items)})"
+    if len(one) <= LINE:
+        return one + "\n"
+    lines, cur = [f"{name} = ("], "   "
+    for item in items:
+        if len(cur) + len(item) + 2 > LINE:
+            lines.append(cur.rstrip())
+            cur = "   "
+        cur += f" {item},"
+    lines.append(cur.rstrip())
+    return "\n".join(lines + [")"]) + "\n"
+
+
 def neg(a: Expr) -> Expr:
     return Expr("-" + (a.text if a.prec == ATOM else f"({a.text})"), UNARY)
 
@@ -661,13 +676,16 @@ class ValueGenerator:
         n = len(node.phases)
         for i, (start, phase) in enumerate(zip(node.starts, node.phases)):
             end = literal(node.starts[i + 1]).text if i + 1 < n else "..."
-            doc = f"Phase {i + 1} of {n} of `{name}`: steps [{literal(start).text}, {end}), its clock from 0."
+            what = f"Phase {i + 1} of {n} of `{name}`: steps [{literal(start).text}, {end}), its clock from 0."
             phases.append(self.function(self.copier.fresh(f"{name}_phase_{i + 1}"),
-                                        lambda body, c, p=phase: self._sched(body, p, c, math.inf), doc))
-        starts = literal(tuple(node.starts)).text
-        table = f"({', '.join(phases)},)" if n == 1 else f"({', '.join(phases)})"
+                                        lambda body, c, p=phase: self._sched(body, p, c, math.inf), what))
+        # the phase table is built once, at module level: a step costs O(log n), not O(n)
+        starts, table = self.copier.fresh(f"{name.upper()}_STARTS"), self.copier.fresh(f"{name.upper()}_PHASES")
+        self.functions.append(_tuple_statement(starts, [literal(v).text for v in node.starts])
+                              + _tuple_statement(table, phases))
+        shown = ", ".join(literal(s).text for s in node.starts[:4]) + (", ..." if n > 4 else "")
         self.function(name, lambda body, c: call("ops.piecewise", c.text, starts, table),
-                      doc or f"{n} phases starting at steps {starts[1:-1].rstrip(',')}.")
+                      doc or f"{n} phases starting at steps {shown}.")
         return call(name, t.text)
 
     def _modulate(self, body: _Body, node: M.Modulate, t: Expr) -> Expr:

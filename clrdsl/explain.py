@@ -30,6 +30,7 @@ from typing import Any, Callable
 
 from . import model as M
 from .errors import ClrdslError, ClrdslValueError, Diagnostic, Source, Span
+from .codes import LINTS
 from .emit import probe
 from .scalar import PYTHON
 from .unparse import format_number
@@ -41,14 +42,7 @@ MAX_CYCLE_SEARCH = 100_000  # cycles searched for W001 on a schedule without end
 
 __all__ = ["explain", "lint", "boundaries", "Explanation", "Lint", "ClrdslLintError", "LINT_CODES"]
 
-LINT_CODES = {
-    "W001": "the amplitude of a cyclic schedule falls below 1% of its base",
-    "W002": "a phase runs past total_steps",
-    "W003": "a warmup that decreases",
-    "W004": "a value <= 0 at a step an update uses",
-    "W005": "a cyclic schedule ends mid-cycle",
-    "W006": "the schedule ends before total_steps",
-}
+LINT_CODES = LINTS  # the catalogue: clrdsl/codes.py
 
 
 class ClrdslLintError(ClrdslValueError):

@@ -493,22 +493,11 @@ def _default_horizon(root: M.Sched) -> int:
     """Steps worth describing for a schedule without end: ten of its longest cycles
     after its last phase starts, or DEFAULT_HORIZON."""
     longest, last_start = 0.0, 0.0
-
-    def walk(node, offset):
-        nonlocal longest, last_start
-        if isinstance(node, M.Seq):
-            for p, s in zip(node.phases, node.starts):
-                last_start = max(last_start, offset + s)
-                walk(p, offset + s)
-            return
+    for node, offset, _ in M.timed_walk(root):
+        last_start = max(last_start, offset)
         prim = _cyclic_prim(node)
         if prim is not None and prim.period:
             longest = max(longest, prim.period)
-        for child in ("sched", "left", "right"):
-            if hasattr(node, child):
-                walk(getattr(node, child), offset)
-
-    walk(root, 0)
     h = last_start + 10 * longest if longest else last_start + DEFAULT_HORIZON
     return int(max(h, DEFAULT_HORIZON if not longest else 1))
 
@@ -582,16 +571,11 @@ def _boundaries(root: M.Sched, horizon: int):
     import numpy as np
 
     out = []
-
-    def walk(node, offset):
+    for node, offset, _ in M.timed_walk(root, prune=lambda n: not isinstance(n, M.Seq)):
         if isinstance(node, M.Seq):
-            for p, s in zip(node.phases, node.starts):
-                out.extend([offset + s - 1, offset + s])
-                walk(p, offset + s)
+            out.extend(b for s in node.starts for b in (offset + s - 1, offset + s))
         elif not math.isinf(node.length):
             out.extend([offset + node.length - 1, offset + node.length])
-
-    walk(root, 0)
     arr = np.asarray([int(b) for b in out if 0 <= b < horizon and math.isfinite(b)], dtype=np.int64)
     return arr
 
@@ -690,19 +674,16 @@ def boundaries(root: M.Sched, horizon: float, max_cycles: int = 400) -> tuple[li
     cycles: list[float] = []
     too_many = False
 
-    def walk(node, offset, end):
-        nonlocal too_many
+    for node, offset, end in M.timed_walk(root, prune=lambda n: n.cyclic and not isinstance(n, M.Seq)):
+        if offset >= min(horizon, end):
+            continue
         if isinstance(node, M.Seq):
-            n = len(node.phases)
-            for i, (p, s) in enumerate(zip(node.phases, node.starts)):
-                start = offset + s
-                stop = offset + node.starts[i + 1] if i + 1 < n else offset + node.length
-                if 0 < start < min(horizon, end) and (i == 0 or start > offset + node.starts[i - 1]):
-                    phases.append(start)
-                if start < min(horizon, end):
-                    walk(p, start, min(end, stop))
-            return
-        if node.cyclic:
+            prev = None
+            for s in node.starts:
+                if 0 < offset + s < min(horizon, end) and (prev is None or s > prev):
+                    phases.append(offset + s)
+                prev = s
+        elif node.cyclic and not too_many:
             cyc = Cycles(node)
             stop = min(end, horizon, offset + node.length)
             k = 1
@@ -714,12 +695,6 @@ def boundaries(root: M.Sched, horizon: float, max_cycles: int = 400) -> tuple[li
                 if len(cycles) > max_cycles:
                     too_many = True
                 k += 1
-            return
-        for child in ("sched", "left", "right"):
-            if hasattr(node, child):
-                walk(getattr(node, child), offset, end)
-
-    walk(root, 0, math.inf)
     return sorted(set(phases)), ([] if too_many else sorted(set(cycles) - set(phases)))
 
 

@@ -284,6 +284,31 @@ def walk(root):
         stack.extend(reversed(children(node)))
 
 
+def timed_walk(root: "Sched", prune=None):
+    """Every schedule node under ``root`` with the global steps its clock covers:
+    ``(node, offset, end)``, where the node's clock is 0 at global step ``offset`` and it
+    runs until ``end`` (``math.inf`` for the last phase of an unbounded schedule). A
+    phase of a sequence gets its own start; every other child shares its parent's clock.
+    Scales are not visited. Below a node for which ``prune(node)`` is true nothing is
+    visited. Iterative: no recursion, whatever the depth.
+    """
+    stack = [(root, 0, INF)]
+    while stack:
+        node, offset, end = stack.pop()
+        yield node, offset, end
+        if prune is not None and prune(node):
+            continue
+        if isinstance(node, Seq):
+            n = len(node.phases)
+            for i in range(n - 1, -1, -1):
+                start = offset + node.starts[i]
+                stop = offset + node.starts[i + 1] if i + 1 < n else offset + node.length
+                stack.append((node.phases[i], start, min(end, stop)))
+        else:
+            stack.extend((c, offset, end) for c in reversed(children(node))
+                         if not isinstance(c, (ScalePrim, ScaleExpr, ScaleConst, ScaleMul, ScalePow)))
+
+
 def scale_clocks(s: Scale) -> set[str]:
     if isinstance(s, (ScalePrim, ScaleExpr)):
         return {s.clock}

@@ -256,7 +256,8 @@ def test_sequences_are_one_function_per_phase_and_the_same_code_on_every_backend
     checked = clrdsl.check("linear(0, 0.1, over=500) >> cosine(0.1, 0, over=9500)")
     torch_src = registry.backends.get("torch").emit(checked)
     numpy_src = registry.get_backend("numpy").emit(checked)
-    assert "return ops.piecewise(t, (0, 500), (value_phase_1, value_phase_2))" in numpy_src
+    assert "VALUE_STARTS = (0, 500)\nVALUE_PHASES = (value_phase_1, value_phase_2)\n" in numpy_src
+    assert "return ops.piecewise(t, VALUE_STARTS, VALUE_PHASES)" in numpy_src
     assert '"""Phase 2 of 2 of `value`: steps [500, ...), its clock from 0."""' in numpy_src
     # one definition: the schedule's code is the same text for every backend
     assert _section(torch_src, "the schedule") == _section(numpy_src, "the schedule")

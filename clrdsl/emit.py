@@ -195,6 +195,12 @@ class _Module:
             for bound in _bound_names(stmt):
                 self.bindings[bound] = stmt  # the last top-level binding wins, as at run time
 
+    def with_scope(self, scope: dict) -> "_Module":
+        """This parsed module reading its globals from ``scope`` (shares the parse)."""
+        out = object.__new__(_Module)
+        out.__dict__.update(self.__dict__, scope=scope)
+        return out
+
     def absolute(self, node: ast.ImportFrom) -> str:
         if not node.level:
             return node.module or ""
@@ -295,17 +301,18 @@ class SourceCopier:
         self._names[key] = name = self.fresh(obj.__name__)
         self._objs.append(obj)
         mod = self.module(obj.__module__)
-        scope = mod.scope or getattr(obj, "__globals__", {})
+        if not mod.scope:  # a module not in sys.modules: read names where the function does
+            mod = self._modules[obj.__module__] = mod.with_scope(getattr(obj, "__globals__", {}))
         renames = {obj.__name__: name}
         for ref in sorted(refs):
-            if ref in scope:
-                renames[ref] = self.resolve(mod, ref, what, scope)
+            if ref in mod.scope:
+                renames[ref] = self.resolve(mod, ref, what)
         self.blocks.append((obj.__module__, line, _rename(src, tuple(sorted(renames.items())), local)))
         return name
 
-    def resolve(self, mod: _Module, ref: str, what: str, scope: dict | None = None) -> str:
+    def resolve(self, mod: _Module, ref: str, what: str) -> str:
         """Make the global ``ref`` of module ``mod`` available; its generated name."""
-        v = (scope if scope is not None else mod.scope)[ref]
+        v = mod.scope[ref]
         stmt = mod.bindings.get(ref)
         if isinstance(stmt, ast.Import):
             alias = next(a for a in stmt.names if (a.asname or a.name).split(".")[0] == ref)

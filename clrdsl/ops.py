@@ -10,6 +10,9 @@ written against it, so one definition runs everywhere:
     where(c, a, b)              elementwise choice (both branches are evaluated)
     minimum, maximum, clip(x, lo, hi)
     exp, log, sin, cos, tan, tanh, sqrt, abs, floor, ceil, power(a, b)
+    bucket(t, edges)            how many of ``edges`` (a sorted list of Python ints) are <= t:
+                                the 0-based index of the interval t falls in, decided by an
+                                exact integer comparison (where restarts and stairs begin)
 
 :class:`MathOps` evaluates one step with Python floats: it is what the torch backend
 steps with, what ``clrdsl explain`` reads, and the reference the others are held to.
@@ -18,6 +21,7 @@ steps with, what ``clrdsl explain`` reads, and the reference the others are held
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 
 def _power(a, b):
@@ -27,6 +31,10 @@ def _power(a, b):
         return math.inf
     except ValueError:
         return math.nan
+
+
+def _bucket(t, edges):
+    return bisect_right(edges, t)
 
 
 def _exp(x):
@@ -49,6 +57,7 @@ class MathOps:
     minimum = staticmethod(min)
     maximum = staticmethod(max)
     clip = staticmethod(lambda x, lo, hi: min(max(x, lo), hi))
+    bucket = staticmethod(_bucket)
     exp = staticmethod(_exp)
     log = staticmethod(lambda x: math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan))
     sin = staticmethod(math.sin)
@@ -64,6 +73,7 @@ class MathOps:
 
 REQUIRED_OPS = ("pi", "float", "mod", "floordiv", "where", "minimum", "maximum", "clip", "exp", "log",
                 "sin", "cos", "tan", "tanh", "sqrt", "abs", "floor", "ceil", "power")
+REQUIRED_OPS += ("bucket",)
 
 
 def missing_ops(ops) -> list[str]:

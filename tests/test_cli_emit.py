@@ -34,7 +34,7 @@ from strategies import BINDINGS, SEED_EXPRS, schedule_exprs  # noqa: E402
 
 # Imports a generated module may have: its framework and the standard library.
 # (keras: `jax` is imported inside a function, only when Keras runs on JAX)
-ALLOWED_IMPORTS = {"numpy": {"numpy", "math", "operator"}, "torch": {"torch", "math"},
+ALLOWED_IMPORTS = {"numpy": {"numpy", "math", "operator"}, "torch": {"torch", "math", "bisect"},
                    "keras": {"keras", "numpy", "math", "operator", "jax"}}
 
 RUNNER = r'''

@@ -38,6 +38,12 @@ class Schedule(Compiled, keras.optimizers.schedules.LearningRateSchedule):
         self._fn = lower(self.checked.root, KerasOps)
 
     def __call__(self, step):
+        if getattr(getattr(step, "shape", None), "rank", 0) is None:
+            # a TensorFlow step of unknown rank (tf.function(input_signature=[tf.TensorSpec(None,
+            # tf.int64)])): keras.ops needs a rank, so evaluate it flat and give back its shape
+            import tensorflow as tf
+
+            return tf.reshape(self(tf.reshape(step, [-1])), tf.shape(step))
         t = to_step(step)
         return finish(self._fn(t), t)
 

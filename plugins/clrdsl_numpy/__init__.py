@@ -34,6 +34,7 @@ class NumpyOps:
     floor = staticmethod(np.floor)
     ceil = staticmethod(np.ceil)
     power = staticmethod(np.power)
+    bucket = staticmethod(lambda t, edges: np.searchsorted(np.asarray(edges, dtype=np.int64), t, side="right"))
 
 
 # Generated NumPy modules (`clrdsl compile --backend numpy`) carry a copy of this function.

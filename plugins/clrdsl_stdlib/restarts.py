@@ -17,6 +17,7 @@ from clrdsl.functions import Param, ParamError, Shape
 
 HORIZON = 2**63  # no backend counts a step at or beyond this
 MAX_RESTARTS = 4096  # restart steps kept below HORIZON (mult >= 1.01 needs fewer at any period)
+_STARTS = {}  # (period, mult) -> restart_steps(period, mult)
 
 
 def _exact(x):
@@ -32,6 +33,9 @@ def restart_steps(period, mult):
     integers so that nothing rounds. The list stops at HORIZON or after MAX_RESTARTS + 1
     entries (``validate`` refuses the latter).
     """
+    key = (float(period), float(mult))
+    if key in _STARTS:
+        return _STARTS[key]
     P, m = _exact(period), _exact(mult)
     a, b = P.numerator, P.denominator
     p, q = m.numerator, m.denominator
@@ -45,6 +49,8 @@ def restart_steps(period, mult):
             break
         out.append(first)
         pi, qi = pi * p, qi * q
+    if len(_STARTS) < 256:  # evaluated once per step by the Python evaluator: keep a few tables
+        _STARTS[key] = out
     return out
 
 

@@ -132,8 +132,7 @@ def step_table(steps):
 def phases_table(steps):
     """Cost per step against the number of phases of a sequence (target: 1,000 phases
     <= 1.5x one phase): only the current phase runs, found by bisection."""
-    print(f"
-sched.step() against the number of phases ({steps} updates, best of 5)")
+    print(f"\nsched.step() against the number of phases ({steps} updates, best of 5)")
     print(f"{'phases':>7} {'us/step':>8} {'ratio to 1 phase':>17}")
     base = None
     for n in (1, 10, 100, 1000):

@@ -1097,6 +1097,10 @@ def check_bindings(bindings: dict[str, Any]) -> dict[str, Any]:
             )
         if v is None:
             continue
+        if (k == "steps_per_epoch" and isinstance(v, float) and math.isfinite(v) and v > 0
+                and v != int(v)):  # 390.625: a last partial batch; `ep` durations may be fractional
+            out[k] = v
+            continue
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0 or v != int(v):
             raise ClrdslValueError(
                 f"binding `{k}` must be a positive whole number of updates", code="E308",

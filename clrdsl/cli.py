@@ -52,7 +52,8 @@ expr_argument = click.argument("expr", required=False)
 file_option = click.option("-f", "--file", "file", type=click.Path(dir_okay=False),
                            help="read the expression from a YAML, TOML, JSON or text file")
 key_option = click.option("--key", help="dotted path of the expression inside the config (e.g. optim.lr)")
-spe_option = click.option("--steps-per-epoch", type=click.IntRange(min=1), help="binding for `ep` units")
+spe_option = click.option("--steps-per-epoch", type=click.FloatRange(min=0, min_open=True),
+                          help="binding for `ep` units (may be fractional: 390.625)")
 total_option = click.option("--total-steps", type=click.IntRange(min=1), help="binding for `%` units")
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                              show_default=True, help="how diagnostics are printed")

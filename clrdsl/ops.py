@@ -16,6 +16,9 @@ written against it, so one definition runs everywhere:
                                 gather per phase (NumPy), a ``where`` chain (in-graph)
     minimum, maximum, clip(x, lo, hi)
     exp, log, sin, cos, tan, tanh, sqrt, abs, floor, ceil, power(a, b)
+    bucket(t, edges)            how many of ``edges`` (a sorted list of Python ints) are <= t:
+                                the 0-based index of the interval t falls in, decided by an
+                                exact integer comparison (where restarts and stairs begin)
 
 :class:`MathOps` evaluates one step with Python floats (float64, the C library's
 ``math``): the torch backend, the Keras callback and ``clrdsl explain`` step with it.
@@ -34,6 +37,10 @@ def _power(a, b):
         return math.inf
     except ValueError:
         return math.nan
+
+
+def _bucket(t, edges):
+    return bisect_right(edges, t)
 
 
 def _exp(x):
@@ -76,6 +83,7 @@ class MathOps:
     minimum = staticmethod(min)
     maximum = staticmethod(max)
     clip = staticmethod(lambda x, lo, hi: min(max(x, lo), hi))
+    bucket = staticmethod(_bucket)
     exp = staticmethod(_exp)
     log = staticmethod(lambda x: math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan))
     sin = staticmethod(math.sin)
@@ -92,6 +100,7 @@ class MathOps:
 
 REQUIRED_OPS = ("pi", "float", "mod", "floordiv", "where", "piecewise", "minimum", "maximum", "clip", "exp", "log",
                 "sin", "cos", "tan", "tanh", "sqrt", "abs", "floor", "ceil", "power")
+REQUIRED_OPS += ("bucket",)
 
 
 def missing_ops(ops) -> list[str]:

@@ -33,9 +33,10 @@ from clrdsl.scalar import scalar_function
 from strategies import BINDINGS, SEED_EXPRS, schedule_exprs  # noqa: E402
 
 # Imports a generated module may have: its framework and the standard library.
-# (keras: `jax` is imported inside a function, only when Keras runs on JAX)
+# (keras: `jax` is imported inside a function, only when Keras runs on JAX, and
+# `tensorflow` only for a TensorFlow step of unknown rank)
 ALLOWED_IMPORTS = {"numpy": {"numpy", "math", "operator"}, "torch": {"torch", "math", "bisect"},
-                   "keras": {"keras", "numpy", "math", "operator", "jax"}}
+                   "keras": {"keras", "numpy", "math", "operator", "jax", "tensorflow"}}
 
 RUNNER = r'''
 import importlib.util, json, sys

@@ -39,6 +39,11 @@ EXPRESSIONS = {
     "onecycle_momentum": ["onecycle_momentum(total=1001)", "onecycle_momentum(total=10, three_phase=true)"],
     "warmup_cosine": ["warmup_cosine(1, warmup=10, decay=100, end=0.1)"],
     "wsd": ["wsd(1, warmup=10, stable=100, decay=50, min=0.01, kind=sqrt)"],
+    "stepwise": ["stepwise(0.1, every=30) * exp(gamma=0.1, on=cycle)"],
+    "step_decay": ["step_decay(0.1, every=7, gamma=0.5)"],
+    "cosine_cycles": ["cosine_cycles(0.1, 0.001, cycles=3, over=1000)"],
+    "hard_restarts": ["hard_restarts(0.1, warmup=10, total=1010, cycles=4)"],
+    "poly_cycles": ["poly_cycles(0.1, 0.001, over=70, power=2)"],
 }
 ALL = [e for es in EXPRESSIONS.values() for e in es]
 

@@ -64,6 +64,9 @@ class ScheduleCallback(keras.callbacks.Callback):
         self.iterations = 0
         self.history: dict[str, list] = {}
         self._momentum_attr: str | None = None
+        self._next: tuple[float | None, float | None] | None = None  # values for the next batch
+        self._reset_in_batch = False
+        self._used: tuple[float | None, float | None] = (None, None)  # what the running batch got
 
     # -- configuration --------------------------------------------------------------
 
@@ -75,7 +78,8 @@ class ScheduleCallback(keras.callbacks.Callback):
 
     def reset(self, lr: str | CheckedSchedule | None = None, *,
               momentum: str | CheckedSchedule | None = None,
-              steps_per_epoch: int | None = None, total_steps: int | None = None) -> None:
+              steps_per_epoch: int | None = None, total_steps: int | None = None,
+              timing: str = "next") -> None:
         """Start a new cycle: the clock goes back to 0.
 
         With no arguments the same expressions start over (the CLR callback's
@@ -84,7 +88,23 @@ class ScheduleCallback(keras.callbacks.Callback):
         new_step_size=s)`` on a ``triangular2`` callback is
         ``reset(f"triangular2({b}, {m}, step={s})")``. A momentum schedule is kept
         unless a new one is given. ``iterations`` and ``history`` are not reset.
+
+        ``timing`` says which batch the reset reaches first when it is called in the
+        middle of a ``fit`` (between two ``fit`` calls both agree: the next ``fit``
+        starts at clock 0):
+
+        - ``"next"`` (default): the very next batch runs at clock 0 of the (new)
+          schedule, wherever in the batch cycle ``reset()`` was called.
+        - ``"clr"``: the CLR callback's ``_reset()`` timing. CLR sets the next batch's
+          rate at the end of the current one, so a reset arriving after that (from a
+          callback placed after this one, in ``on_train_batch_end``) leaves the next
+          batch at the rate already set, and the batch after it runs at clock 1; a
+          reset arriving before it (a callback placed before this one, or in
+          ``on_train_batch_begin``) gives the next batch clock 1 directly. Clock 0
+          itself is not used until the next ``fit`` (CLR's ``on_train_begin``).
         """
+        if timing not in ("next", "clr"):
+            raise ValueError(f"timing must be 'next' or 'clr' (found {timing!r})")
         if steps_per_epoch is not None:
             self._bindings["steps_per_epoch"] = steps_per_epoch
         if total_steps is not None:
@@ -97,8 +117,12 @@ class ScheduleCallback(keras.callbacks.Callback):
             new_mom = new_mom.expr if isinstance(new_mom, CheckedSchedule) else new_mom
         self._set(new_lr, new_mom)
         self.clock = 0
+        if timing == "clr":
+            return  # the values already set for the next batch stay (CLR's K.set_value order)
+        self._next = None
+        self._reset_in_batch = True  # the batch running now does not advance the new clock
         if self.model is not None and getattr(self.model, "optimizer", None) is not None:
-            self._apply()
+            self._apply(running=False)  # the batch in progress (if any) keeps what it used
 
     # -- values -----------------------------------------------------------------------
 
@@ -128,27 +152,36 @@ class ScheduleCallback(keras.callbacks.Callback):
             warnings.warn("ScheduleCallback sets its values once per call of the train function; with "
                           f"steps_per_execution={self.model.steps_per_execution} the clock counts "
                           "calls, not batches", UserWarning, stacklevel=2)
+        self._next = None
         self._apply()
 
     def on_train_batch_begin(self, batch, logs=None) -> None:
+        self._reset_in_batch = False
         self._apply()
 
     def on_train_batch_end(self, batch, logs=None) -> None:
         self.iterations += 1
         h = self.history
+        lr, mom = self._used
         if self.lr is not None:
-            h.setdefault("lr", []).append(self._held(self.lr_at(self.clock)))
+            h.setdefault("lr", []).append(self._held(lr))
         if self.momentum is not None:
-            h.setdefault("momentum", []).append(self.momentum_at(self.clock))
+            h.setdefault("momentum", []).append(mom)
         h.setdefault("iterations", []).append(self.iterations)
         for k, v in (logs or {}).items():
             h.setdefault(k, []).append(_scalar(v))
+        if self._reset_in_batch:  # reset() during this batch: the next one is clock 0
+            self._reset_in_batch = False
+            return
         self.clock += 1
+        # the next batch's values are decided now, as CLR's on_batch_end does
+        self._next = (self.lr_at(self.clock), self.momentum_at(self.clock))
 
     # -- helpers ----------------------------------------------------------------------
 
-    def _apply(self) -> None:
-        """Write the values for the current clock into the optimizer."""
+    def _apply(self, running: bool = True) -> None:
+        """Write the values for the current clock into the optimizer (``running``: they are
+        what the batch about to run uses, and what its history records)."""
         model = self.model
         sync = getattr(model, "jax_state_sync", None)
         if sync is not None:
@@ -156,10 +189,13 @@ class ScheduleCallback(keras.callbacks.Callback):
             # assignment below is what the next train step reads
             sync()
         opt = model.optimizer
-        if self.lr is not None:
-            opt.learning_rate = self.lr_at(self.clock)
-        if self.momentum is not None and self._momentum_attr is not None:
-            setattr(opt, self._momentum_attr, self.momentum_at(self.clock))
+        lr, mom = self._next if self._next is not None else (self.lr_at(self.clock), self.momentum_at(self.clock))
+        if running:
+            self._used = (lr, mom)
+        if self.lr is not None and lr is not None:
+            opt.learning_rate = lr
+        if self.momentum is not None and self._momentum_attr is not None and mom is not None:
+            setattr(opt, self._momentum_attr, mom)
 
     def _held(self, value: float) -> float:
         """``value`` as the optimizer's learning-rate variable stores it."""

@@ -16,6 +16,12 @@ from .ops import KerasOps, finish, to_step
 ENTRY = '''
 def schedule_tensor(step):
     """The value at `step` as a floatx tensor shaped like the step (keras.ops only)."""
+    if getattr(getattr(step, "shape", None), "rank", 0) is None:
+        # a TensorFlow step of unknown rank (tf.function(input_signature=[tf.TensorSpec(None,
+        # tf.int64)])): keras.ops needs a rank, so evaluate it flat and give back its shape
+        import tensorflow as tf
+
+        return tf.reshape(schedule_tensor(tf.reshape(step, [-1])), tf.shape(step))
     t = to_step(step)
     return finish(value(t), t)
 

@@ -445,6 +445,23 @@ def _abs(x):
     return K.abs(_as_float(x))
 
 
+def _bucket(t, edges):
+    """How many of the sorted whole ``edges`` are <= t, as an exact integer Step. Edges are
+    integers, so ``e <= v + f`` (``f`` in [0, 1)) is ``e <= v``; edges beyond the traced
+    dtype are never reached. Compared against all edges at once (any rank, known or not)."""
+    if not isinstance(t, Step):
+        cmp = K.less_equal(K.convert_to_tensor(np.asarray(edges, dtype=floatx())), K.expand_dims(_as_float(t), -1))
+        return K.sum(K.cast(cmp, floatx()), axis=-1)
+    if t.on_host:
+        n = np.searchsorted(np.asarray(edges, dtype=np.int64), t.v, side="right").astype(np.int64)
+        return Step(n, 0.0, 0, len(edges), on_host=True)
+    es = [e for e in edges if _fits(e)]
+    if not es or t.hi < es[0]:
+        return Step(K.zeros_like(t.v), 0.0, 0, 0)
+    cmp = K.less_equal(K.convert_to_tensor(np.asarray(es, dtype=int_dtype())), K.expand_dims(t.v, -1))
+    return Step(K.cast(K.sum(K.cast(cmp, int_dtype()), axis=-1), int_dtype()), 0.0, 0, len(es))
+
+
 def _clip(x, lo, hi):
     return _minimum(_maximum(x, lo), hi)
 
@@ -536,6 +553,7 @@ class KerasOps:
     ceil = _unary(K.ceil)
     power = staticmethod(_power)
     piecewise = staticmethod(_piecewise)
+    bucket = staticmethod(_bucket)
 
 
 # -- entry and exit -------------------------------------------------------------------

@@ -58,6 +58,7 @@ class NumpyOps:
     ceil = staticmethod(np.ceil)
     power = staticmethod(np.power)
     piecewise = staticmethod(_gather_phases)
+    bucket = staticmethod(lambda t, edges: np.searchsorted(np.asarray(edges, dtype=np.int64), t, side="right"))
 
 
 # Generated NumPy modules (`clrdsl compile --backend numpy`) carry a copy of this function.

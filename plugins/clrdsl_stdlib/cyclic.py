@@ -1,6 +1,6 @@
 """The CLR triangle (Smith, arXiv 1506.01186), the shape under every CLR policy."""
 
-from clrdsl.functions import Param, ParamError, Shape
+from clrdsl.functions import Param, Shape
 
 
 def triangular_value(ops, t, base, max, step, step_down):
@@ -13,15 +13,6 @@ def triangular_value(ops, t, base, max, step, step_down):
 
 def triangular_cycle(ops, t, base, max, step, step_down):
     return ops.floordiv(t, step + step_down)
-
-
-def _validate(a):
-    if a["base"] > a["max"]:
-        raise ParamError(
-            "max",
-            f"max ({a['max']:g}) is below base ({a['base']:g}); a cyclical rate rises from base to max "
-            "(for a cycle that falls first, as momentum does, write `base + max - triangular(base, max, ...)`)",
-        )
 
 
 def _step_default(args):
@@ -41,9 +32,9 @@ triangular = Shape(
     cycle=triangular_cycle,
     period=lambda a: a["step"] + a["step_down"],
     base=lambda a: a["base"],
-    validate=_validate,
     doc="The CLR triangle: rises linearly from base to max over `step` updates, falls back "
-    "over `step_down`, and repeats.",
+    "over `step_down`, and repeats. A base above max gives the triangle upside down, as torch's "
+    "CyclicLR does (modulation still scales the distance from base).",
     formula="pos = t mod (step + step_down); base + (max - base) * (pos/step if pos <= step "
     "else (step + step_down - pos)/step_down)",
     anchor="torch CyclicLR(mode='triangular', step_size_up, step_size_down); CLR callback",

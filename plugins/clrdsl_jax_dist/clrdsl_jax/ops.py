@@ -64,6 +64,20 @@ def _piecewise(t, starts, phases):
     return where_chain(JaxOps, t, starts, phases)
 
 
+def _bucket(t, edges):
+    """How many of the sorted whole ``edges`` are <= t (exact: an integer comparison; edges
+    beyond the step's integer dtype are never reached)."""
+    t = jnp.asarray(t)
+    if jnp.issubdtype(t.dtype, jnp.integer):
+        top = np.iinfo(t.dtype).max
+        es = np.asarray([e for e in edges if e <= top], dtype=t.dtype)
+    else:
+        es = np.asarray(edges, dtype=t.dtype)
+    if es.size == 0:
+        return jnp.zeros(t.shape, dtype=int_dtype())
+    return jnp.searchsorted(es, t, side="right").astype(int_dtype())
+
+
 class JaxOps:
     """``ops`` over ``jax.numpy`` arrays (traceable: no Python branching on values)."""
 
@@ -88,3 +102,4 @@ class JaxOps:
     ceil = staticmethod(jnp.ceil)
     power = staticmethod(_power)
     piecewise = staticmethod(_piecewise)
+    bucket = staticmethod(_bucket)

@@ -18,8 +18,8 @@ import pytest
 
 import clrdsl
 from clrdsl.errors import ClrdslValueError
-from clrdsl.lower import lower
-from clrdsl.ops import MathOps
+from clrdsl.emit import probe
+from clrdsl.scalar import PYTHON, scalar_function
 
 
 def _cycle_starts(period: Fraction, mult: Fraction, limit: int) -> list[int]:
@@ -36,7 +36,7 @@ def _cycle_starts(period: Fraction, mult: Fraction, limit: int) -> list[int]:
 def _backends(expr, steps):
     """The schedule's values at ``steps`` on every backend that is installed."""
     out = {"numpy": clrdsl.compile(expr)(steps)}
-    f = lower(clrdsl.check(expr).root, MathOps)
+    f = scalar_function(clrdsl.check(expr))
     out["python"] = np.array([f(int(t)) for t in steps])
     try:
         import tensorflow as tf
@@ -100,25 +100,30 @@ def test_restarts_at_40_periods_with_mult_3_on_keras():
 
 def _cycle_index(expr, steps):
     """The 0-based cycle index the shape reports (what `on=cycle` scales read), per backend."""
-    from clrdsl.lower import lower_cycle
-    from clrdsl_numpy import NumpyOps
+    from clrdsl_numpy.emit import TARGET as NUMPY
 
     root = clrdsl.check(expr).root
-    out = {"numpy": np.asarray(lower_cycle(root, NumpyOps)(steps)),
-           "python": np.array([lower_cycle(root, MathOps)(int(t)) for t in steps])}
+
+    def cycle(target):  # the generated cycle index of the shape, on a backend's ops
+        mod = probe(root, target, (("cycle", root, "probe_cycle"),))
+        return mod, mod.probe_cycle
+
+    out = {"numpy": np.asarray(cycle(NUMPY)[1](steps)),
+           "python": np.array([cycle(PYTHON)[1](int(t)) for t in steps])}
     try:
         import tensorflow as tf
-        from clrdsl_keras.ops import KerasOps, to_step
+        from clrdsl_keras.emit import TARGET as KERAS
 
-        out["keras"] = np.asarray(lower_cycle(root, KerasOps)(to_step(tf.constant(steps, tf.int64))).v)
+        mod, f = cycle(KERAS)
+        out["keras"] = np.asarray(f(mod.to_step(tf.constant(steps, tf.int64))).v)
     except ImportError:
         pass
     try:
         import jax.numpy as jnp
-        from clrdsl_jax.ops import JaxOps
+        from clrdsl_jax.emit import TARGET as JAX
 
         fit = steps[steps < 2**31 - 1]
-        out["jax"] = np.asarray(lower_cycle(root, JaxOps)(jnp.asarray(fit)))
+        out["jax"] = np.asarray(cycle(JAX)[1](jnp.asarray(fit)))
     except ImportError:
         pass
     return out

@@ -476,7 +476,8 @@ def _optax_rows():
         Row(O, "linear_schedule", "`constant(init, over=transition_begin) >> linear(init, end, over=n)`",
             "half-open", "holds", linear),
         Row(O, "polynomial_schedule", "`constant(init, over=transition_begin) >> poly(init, end, over=n, power=p)`",
-            "half-open; optax's float32 rounds its step, clrdsl's does not", "holds", polynomial),
+            "half-open; optax's float32 `1 − t/n` can fall below 0 at `t = n` and give NaN under a "
+            "fractional power (those steps are left out of the comparison); clrdsl's does not", "holds", polynomial),
         Row(O, "cosine_decay_schedule", "`exponent = 1`: `cosine(init, alpha·init, over=D)`; else "
             "`alpha·init + take(constant(init·(1 − alpha)) * scale((0.5·(1 + cos(pi·x/D))) ** exponent), over=D)`",
             "reaches the end at `D`", "holds", cosine_decay),

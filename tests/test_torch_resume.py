@@ -39,6 +39,10 @@ CASES = {
                " >> interp(0.03, 0.001, over=10, kind=sqrt) >> interp(0.001, 0.02, over=10)"),
     "range_test": ("sgd", "range_test(1e-4, 0.1, over=30) >> range_test(1e-3, 0.05, over=10, mode=linear)"),
     "cosine_restarts": ("sgd", "cosine_restarts(0.1, 0.001, period=5, mult=2, decay=0.8)"),
+    "stairs": ("sgd", "take(step_decay(0.05, every=7, gamma=0.5), over=15) >> hard_restarts(0.05, warmup=3, total=20, "
+               "cycles=3) >> poly_cycles(0.05, 0.001, over=6)"),
+    "cycles": ("sgd", "take(stepwise(0.05, every=9) * exp(gamma=0.9, on=cycle), over=20) >> "
+               "cosine_cycles(0.05, 0.001, cycles=4, over=30)"),
     "onecycle": ("adam", {"lr": "onecycle(0.05, total=40)", "momentum": "onecycle_momentum(total=40)"}),
     "onecycle_three_phase": ("sgd_momentum", {
         "lr": "onecycle(0.05, total=40, three_phase=true, anneal=linear)",

@@ -67,7 +67,7 @@ def restarts_value(ops, t, max, min, period, mult, decay):
     else:
         # c = (t - S_i) / (P m**i) = t u / P - (1 - u) / (m - 1) with u = m**-i in (0, 1]:
         # no power of mult that could overflow (mult=1e308 stays finite)
-        u = ops.power(1.0 / mult, ops.float(i))
+        u = ops.power(mult, -ops.float(i))
         c = ops.clip(ops.float(t) * u / period - (1.0 - u) * (1.0 / (mult - 1.0)), 0.0, 1.0)
     amp = (max - min) if decay == 1 else (max - min) * ops.power(decay, ops.float(i))
     return min + amp * 0.5 * (1.0 + ops.cos(ops.pi * c))

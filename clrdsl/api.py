@@ -52,7 +52,7 @@ def compile(expr: str | CheckedSchedule | Mapping[Any, Any], backend: str = "num
         checked: Any = {k: _check_value(v, bindings, f"<{k}>") for k, v in expr.items()}
     else:
         checked = check(expr, **bindings)
-    return b.compile(checked, **options)
+    return registry.compile_with(backend, b, checked, **options)
 
 
 def _check_value(v, bindings, name):

@@ -11,7 +11,9 @@ from clrdsl.api import check
 from clrdsl.lower import lower
 from clrdsl.model import CheckedSchedule
 
-from .ops import KerasOps, finish, to_step
+from clrdsl.steps import check_step, config_parts
+
+from .ops import KerasOps, finish, int_dtype, to_step
 
 
 @keras.saving.register_keras_serializable(package="clrdsl", name="Schedule")
@@ -38,6 +40,7 @@ class Schedule(Compiled, keras.optimizers.schedules.LearningRateSchedule):
         self._fn = lower(self.checked.root, KerasOps)
 
     def __call__(self, step):
+        check_step(step, backend="keras", tensor_limit=2**31 if int_dtype() == "int32" else None)
         t = to_step(step)
         return finish(self._fn(t), t)
 
@@ -46,7 +49,8 @@ class Schedule(Compiled, keras.optimizers.schedules.LearningRateSchedule):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Schedule":
-        return cls(config["expr"], **dict(config.get("bindings") or {}))
+        expr, bindings = config_parts(config)  # the whole config is validated first (E614)
+        return cls(expr, **bindings)
 
     def __reduce__(self):  # pickle and deepcopy by the text, like every other save
         return (_from_config, (type(self), self.get_config()))

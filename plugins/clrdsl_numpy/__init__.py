@@ -11,6 +11,7 @@ import numpy as np
 
 from clrdsl.backend import Compiled
 from clrdsl.lower import lower
+from clrdsl.steps import check_host
 
 
 class NumpyOps:
@@ -41,6 +42,8 @@ def evaluate(fn, t):
     """A lowered schedule ``fn`` at a step (a float) or an integer array of steps (a
     fresh float64 array of the same shape)."""
     arr = np.asarray(t)
+    if arr.size and arr.dtype.kind in "uf" and np.nanmax(arr) >= 2**63:  # would wrap in int64
+        raise OverflowError(f"step {np.nanmax(arr)} does not fit in int64 (steps are < 2**63)")
     if arr.dtype.kind not in "iu":
         if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):
             arr = arr.astype(np.int64)
@@ -66,7 +69,7 @@ class NumpySchedule(Compiled):
         self._fn = lower(checked.root, NumpyOps)
 
     def __call__(self, t):
-        return evaluate(self._fn, t)
+        return evaluate(self._fn, check_host(t, backend="numpy"))  # a step int64 cannot hold is refused
 
 
 class NumpyBackend:

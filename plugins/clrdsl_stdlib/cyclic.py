@@ -41,6 +41,7 @@ triangular = Shape(
     cycle=triangular_cycle,
     period=lambda a: a["step"] + a["step_down"],
     base=lambda a: a["base"],
+    range=lambda a: (a["base"], a["max"]),
     validate=_validate,
     doc="The CLR triangle: rises linearly from base to max over `step` updates, falls back "
     "over `step_down`, and repeats.",

@@ -18,6 +18,7 @@ exp_scale = ScaleFn(
     params=(Param("gamma", "positive", doc="the factor per unit of the clock"),),
     value=exp_scale_value,
     validate=_validate,
+    range=lambda a: (0.0, 1.0),  # gamma in (0, 1], x >= 0
     doc="gamma ** x. On `iterations` this is CLR's exp_range factor; on `cycle` with "
     "gamma=0.5 it halves the amplitude every cycle (triangular2).",
     formula="gamma ** x",

@@ -23,6 +23,7 @@ from clrdsl import check
 from clrdsl.errors import ClrdslLimitError, ClrdslTypeError
 from clrdsl.backend import Compiled
 from clrdsl.lower import lower
+from clrdsl.steps import check_step
 
 from .ops import JaxOps, as_int_step, as_value, int_dtype
 
@@ -32,6 +33,8 @@ __version__ = "0.1.0"
 
 def _step_array(step):
     """A step (or steps) as a JAX array; host floats must be whole numbers."""
+    limit = 2**63 if np.dtype(int_dtype()) == np.int64 else 2**31
+    check_step(step, backend="jax", limit=limit)  # never a wrapped step: refused, with the fix
     host = isinstance(step, (float, np.floating, np.ndarray))
     if host and np.issubdtype(np.asarray(step).dtype, np.floating):
         arr = np.asarray(step)

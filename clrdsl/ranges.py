@@ -259,6 +259,7 @@ class RangeAnalysis:
 
     def __init__(self, source: Source | None = None) -> None:
         self.source = source
+        self.root: M.Sched | None = None
 
     # text of a node, for messages
     def quote(self, span: Span | None, fallback: str = "this expression") -> str:
@@ -270,6 +271,8 @@ class RangeAnalysis:
 
     def sched(self, node: M.Sched, t_max: float = T_MAX) -> Iv:
         """The values of ``node`` over its clock in ``[0, t_max]``."""
+        if self.root is None:
+            self.root = node
         if node.length < t_max:
             t_max = float(node.length)
         if isinstance(node, M.Const):
@@ -285,17 +288,22 @@ class RangeAnalysis:
             return self.sched(node.sched, min(t_max, float(node.length)))
         if isinstance(node, M.Pointwise):
             a, b = self.sched(node.left, t_max), self.sched(node.right, t_max)
-            return self.pointwise(node, a, b)
+            return self.pointwise(node, a, b, t_max)
         if isinstance(node, M.Modulate):
             return self.modulate(node, t_max)
         raise TypeError(f"not a schedule node: {type(node).__name__}")
 
-    def pointwise(self, node: M.Pointwise, a: Iv, b: Iv) -> Iv:
+    def pointwise(self, node: M.Pointwise, a: Iv, b: Iv, t_max: float = T_MAX) -> Iv:
         what = self.quote(node.span)
         if node.op == "/":
+            found = f"the divisor ranges over {b.text()}"
+            if b.has(0):
+                t = _zero_clock(node.right, t_max)
+                if t is not None:
+                    found += f"; it is 0 at t = {t}" + (" (the step)" if node is self.root else
+                                                          " (t: the clock of this expression)")
             why = Why(node.span, f"{what} divides by {self.quote(node.right.span, 'a schedule')}, "
-                      "which reaches 0" if b.has(0) else f"{what} can overflow",
-                      f"the divisor ranges over {b.text()}")
+                      "which reaches 0" if b.has(0) else f"{what} can overflow", found)
             return div(a, b, why)
         why = Why(node.span, f"{what} can overflow", f"{a.text()} {node.op} {b.text()}")
         return {"+": add, "-": sub, "*": mul}[node.op](a, b, why)
@@ -366,6 +374,15 @@ class XRange:
     def why(self, message: str, found: str) -> Why:
         return Why(self.span, f"in {self.where}: {message}", found)
 
+    def first_x(self, node: M.XExpr, x: Iv, bad: Callable[[Iv], bool]) -> str:
+        """``; at x = N`` for the first of a few clocks where ``bad(node at x)``, or ``""``."""
+        top = x.hi if math.isfinite(x.hi) else T_MAX
+        for c in sorted({float(i) for i in range(0, int(min(top, 16)) + 1)} | {float(int(top))}):
+            v = self.eval(node, point(c))
+            if bad(v):
+                return f"; at x = {int(c)}"
+        return ""
+
     def eval(self, node: M.XExpr, x: Iv) -> Iv:
         if isinstance(node, M.XVar):
             return x
@@ -379,7 +396,8 @@ class XRange:
             if node.op == "/":
                 msg = (f"`{text}` divides by `{xtext(node.right)}`, which reaches 0" if b.has(0)
                        else f"`{text}` overflows")
-                return div(a, b, self.why(msg, f"the divisor ranges over {b.text()}"))
+                at = self.first_x(node.right, x, lambda v: v.lo == v.hi == 0) if b.has(0) else ""
+                return div(a, b, self.why(msg, f"the divisor ranges over {b.text()}{at}"))
             if node.op == "**":
                 return power(a, b, self.why(f"`{text}` leaves the domain of `**` or overflows",
                                             f"base in {a.text()}, exponent in {b.text()}"))
@@ -396,10 +414,12 @@ class XRange:
             (a,) = args
             if name == "log":
                 msg = f"`{text}` takes the log of a value that reaches " + ("0" if a.lo >= 0 else "below 0")
-                return monotone(_safe(_log), a, self.why(msg, f"the argument ranges over {a.text()}"))
+                at = self.first_x(node.args[0], x, lambda v: v.lo <= 0) if a.lo <= 0 else ""
+                return monotone(_safe(_log), a, self.why(msg, f"the argument ranges over {a.text()}{at}"))
             if name == "sqrt":
+                at = self.first_x(node.args[0], x, lambda v: v.lo < 0) if a.lo < 0 else ""
                 return monotone(_safe(_sqrt), a, self.why(f"`{text}` takes the square root of a negative value",
-                                                          f"the argument ranges over {a.text()}"))
+                                                          f"the argument ranges over {a.text()}{at}"))
             if name == "exp":
                 return monotone(_safe(math.exp), a, self.why(f"`{text}` overflows",
                                                              f"the argument ranges over {a.text()}"))
@@ -474,6 +494,23 @@ def _sample(f: Callable[[Any], Any], t_max: float, integer: bool) -> tuple[float
             v = math.nan
         vals.append(v)
     return _hull(vals)
+
+
+def _zero_clock(node: M.Sched, t_max: float) -> int | None:
+    """A clock (the first of a few tried) at which a divisor that is a constant or a shape
+    is exactly 0, for the message; None when none of them is."""
+    if isinstance(node, M.Const):
+        return 0 if node.value == 0 else None
+    if not isinstance(node, M.Prim):
+        return None
+    top = int(min(t_max, float(node.length), T_MAX))
+    for t in sorted(set(range(0, min(top, 256) + 1)) | {top // 2, top}):
+        try:
+            if float(node.shape.value(_ops(), t, **node.kwargs)) == 0:
+                return t
+        except Exception:  # noqa: BLE001 - only a message depends on it
+            return None
+    return None
 
 
 def _cycle_fn(node: M.Sched):

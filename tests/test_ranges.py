@@ -197,3 +197,16 @@ def test_fuzz_accepted_schedules_are_finite_on_numpy_and_torch():
                 sched.set_step(t)
                 assert math.isfinite(opt.param_groups[0]["lr"]), (text, t)
     assert refused > 0 and all(n >= 300 for n in kinds.values()), (refused, kinds)
+
+
+@pytest.mark.parametrize("text, where", [
+    ("1 / linear(0, 1, over=10)", "it is 0 at t = 0 (the step)"),
+    ("1 / linear(1, 0, over=10)", "it is 0 at t = 10 (the step)"),
+    ("constant(1) * scale(1 / (x - 3))", "at x = 3"),
+    ("constant(0.1) * scale(log(x))", "at x = 0"),
+    ("constant(0.1) * scale(sqrt(x - 2))", "at x = 0"),
+])
+def test_the_error_says_where_it_happens(text, where):
+    with pytest.raises(ClrdslValueError) as info:
+        clrdsl.check(text)
+    assert info.value.found.endswith(where), info.value.found

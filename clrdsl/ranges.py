@@ -6,7 +6,8 @@ scale the interval of its factor, every inline formula of ``x`` the interval of 
 value with ``x`` ranging over its clock. Arithmetic follows IEEE 754 on the extended
 reals, so an intermediate overflow that a later step undoes (``1 / 2 ** floor(x)``: the
 power reaches ``inf``, its reciprocal 0) is fine; what is refused, at check time with a
-span, is a schedule whose value can be ``inf`` or NaN:
+span, is a schedule whose value can be ``inf`` or NaN, and any division by something
+that reaches 0 (Python floats raise there, where NumPy would give ``inf``):
 
 - a division by something that reaches 0 (``1 / linear(0, 1, over=10)``, ``scale(1 / x)``);
 - ``log``, ``sqrt`` or a power outside its domain (``log(x)`` at ``x = 0``, a negative
@@ -148,8 +149,11 @@ def recip(b: Iv) -> tuple[Iv, bool]:
 
 
 def div(a: Iv, b: Iv, why: Why | None) -> Iv:
+    # A divisor that reaches 0 is refused even when a later step would undo the infinity
+    # (2 / (2 / s)): Python floats raise ZeroDivisionError where NumPy gives inf, and the
+    # torch backend, explain and generated torch modules compute with Python floats.
     r, zero = recip(b)
-    nan = a.nan or b.nan or (zero and a.has(0)) or \
+    nan = a.nan or b.nan or zero or \
         ((math.isinf(a.lo) or math.isinf(a.hi)) and (math.isinf(b.lo) or math.isinf(b.hi)))
     lo, hi, _ = _hull(_mul1(x, y) for x in (a.lo, a.hi) for y in (r.lo, r.hi))
     return _mk(lo, hi, nan, (a, b), why)
@@ -175,7 +179,8 @@ def power(a: Iv, b: Iv, why: Why | None) -> Iv:
     if a.has(0):
         corners += [_pow1(0.0, y) for y in (b.lo, b.hi)]
         if b.lo < 0:
-            corners.append(INF)  # 0 ** negative
+            corners.append(INF)  # 0 ** negative: inf on NumPy, an error with Python floats
+            nan = True
     if a.has(1):
         corners.append(1.0)
     if integral and a.lo < 0 < a.hi:
@@ -438,10 +443,11 @@ class XRange:
                 if a.hi <= 0:
                     return neg(a)
                 return Iv(0.0, max(-a.lo, a.hi), a.nan, a.why)
-            if name == "floor":
-                return monotone(_floor, a, why)
-            if name == "ceil":
-                return monotone(_ceil, a, why)
+            if name in ("floor", "ceil"):
+                out = monotone(_floor if name == "floor" else _ceil, a, why)
+                if not (math.isfinite(a.lo) and math.isfinite(a.hi)):  # Python's floor(inf) raises
+                    out = _mk(out.lo, out.hi, True, (a,), why)
+                return out
         raise TypeError(f"not a clock-expression node: {node!r}")
 
 

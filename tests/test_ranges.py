@@ -19,6 +19,8 @@ from click.testing import CliRunner
 import clrdsl
 from clrdsl import ClrdslError, ClrdslValueError
 from clrdsl.cli import main
+from clrdsl.lower import lower
+from clrdsl.ops import MathOps
 from clrdsl.ranges import RangeAnalysis
 
 REFUSED = {
@@ -196,6 +198,10 @@ def test_fuzz_accepted_schedules_are_finite_on_numpy_and_torch():
             for t in (0, 1, 50, 10**6, 10**12):
                 sched.set_step(t)
                 assert math.isfinite(opt.param_groups[0]["lr"]), (text, t)
+            # Python floats (explain, generated torch modules) raise where NumPy gives inf
+            scalar = lower(checked.root, MathOps)
+            for t in (0, 1, 50, 10**6, 10**12):
+                assert math.isfinite(scalar(t)), (text, t)
     assert refused > 0 and all(n >= 300 for n in kinds.values()), (refused, kinds)
 
 
@@ -210,3 +216,10 @@ def test_the_error_says_where_it_happens(text, where):
     with pytest.raises(ClrdslValueError) as info:
         clrdsl.check(text)
     assert info.value.found.endswith(where), info.value.found
+
+
+def test_a_division_by_zero_is_refused_even_when_a_later_step_would_undo_it():
+    # NumPy: 2 / (2 / 0) = 2 / inf = 0; Python floats (torch, explain) raise ZeroDivisionError
+    with pytest.raises(ClrdslValueError) as info:
+        clrdsl.check("2 / (2 / linear(0.05, 0, over=35))")
+    assert info.value.code == "E310" and "it is 0 at t = 35" in info.value.found

@@ -258,3 +258,12 @@ def test_function_plugin_of_the_wrong_type_is_a_contract_error(site):
         clrdsl.check("wrong(1)")
     assert info.value.code == "E505" and "a int, not a clrdsl.functions.Shape" in info.value.render()
     assert "wrongtype 3.1" in info.value.render()
+
+
+def test_a_hook_that_is_not_callable_is_a_contract_error(site):
+    _shape_dist(site, "h", "length=10")  # a number where a function of the arguments belongs
+    with pytest.raises(ClrdslPluginError) as info:
+        clrdsl.check("h(1)")
+    err = info.value
+    assert err.code == "E505" and "its `length` is a int, not a function or None" in err.render()
+    assert "thrown-h 1.2.3" in err.render()

@@ -53,9 +53,9 @@ def compile(expr: str | CheckedSchedule | Mapping[Any, Any], backend: str = "num
         checked: Any = {k: _check_value(v, bindings, f"<{k}>") for k, v in expr.items()}
         mapping = getattr(b, "compile_mapping", None)
         if mapping is None:  # a plain-object backend without the base class's default
-            return Backend.compile_mapping(b, checked, **options)
-        return mapping(checked, **options)
-    return b.compile(check(expr, **bindings), **options)
+            mapping = lambda c, **o: Backend.compile_mapping(b, c, **o)  # noqa: E731
+        return registry.compile_with(backend, b, checked, via=mapping, **options)
+    return registry.compile_with(backend, b, check(expr, **bindings), **options)
 
 
 def _check_value(v, bindings, name):

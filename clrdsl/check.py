@@ -34,7 +34,7 @@ from .errors import (
     error_from,
     suggestion_hint,
 )
-from .functions import KINDS, REQUIRED, Param, ParamError, ScaleFn, Shape
+from .functions import KINDS, REQUIRED, Param, ParamError, ScaleFn, Shape, call_hook, checked_base, checked_length, probe
 from .parse import _make_room, parse
 from .unparse import format_number, unparse
 
@@ -647,10 +647,9 @@ class Checker:
         if name in registry.functions:
             try:
                 fn = registry.functions.get(name)
-            except ClrdslPluginError as exc:
-                exc.diagnostics[0] = _with_span(exc.diagnostics[0], node.func_span)
-                exc.span = node.func_span
-                raise
+            except ClrdslPluginError as exc:  # a new error pointing at this call (never re-point a cached one)
+                raise type(exc)(diagnostics=[_with_span(exc.diagnostics[0], node.func_span)]
+                                + list(exc.diagnostics[1:]), source=exc.source) from None
             if isinstance(fn, Shape):
                 return self.apply_shape(fn, node, ctx)
             if isinstance(fn, ScaleFn):
@@ -833,7 +832,7 @@ class Checker:
         if fn.validate is None:
             return
         try:
-            fn.validate(args)
+            call_hook(fn, node.func, "validate", node.func_span, args)
         except ParamError as exc:
             span = spans.get(exc.param) or node.span
             raise ClrdslValueError(
@@ -845,8 +844,9 @@ class Checker:
     def apply_shape(self, fn: Shape, node: S.Call, ctx: _Ctx) -> SchedV:
         args, spans = self.bind(fn.name, list(fn.params), node, ctx)
         self.validate(fn, args, spans, node)
-        length = _int_if_integral(fn.length(args)) if fn.length else M.INF
-        base = fn.base(args) if fn.base else None
+        length = _int_if_integral(checked_length(fn, node.func, args, node.func_span))
+        base = checked_base(fn, node.func, args, node.func_span)
+        probe(fn, node.func, args, node.func_span, length)
         prim = M.Prim(fn, tuple(args.items()), length=length, base=base, span=node.span)
         return SchedV(prim, node.span)
 
@@ -855,6 +855,7 @@ class Checker:
         args, spans = self.bind(fn.name, list(fn.params) + [on], node, ctx)
         clock = args.pop("on")
         self.validate(fn, args, spans, node)
+        probe(fn, node.func, args, node.func_span)
         return ScaleV(M.ScalePrim(fn, tuple(args.items()), clock, span=node.span), node.span)
 
     def inline_scale(self, node: S.Call, ctx: _Ctx) -> ScaleV:
@@ -943,8 +944,7 @@ class Checker:
                     from dataclasses import replace
 
                     first = exc.diagnostics[0]
-                    exc.diagnostics[0] = replace(
-                        first, hint=f"pass `{p.name}=` to `{d.node.name}`, or {first.hint}")
+                    raise exc.replace(hint=f"pass `{p.name}=` to `{d.node.name}`, or {first.hint}") from None
                 raise
             return self.coerce(_respan(raw, node.span), p, d.node.name)
 
@@ -1120,4 +1120,7 @@ def check_program(prog: S.Program, source: Source, **bindings) -> M.CheckedSched
         raise ClrdslValueError("invalid expression", code="E000", source=source) from None
     except ClrdslError as exc:
         raise exc.with_source(source)
+    from .ranges import check_ranges
+
+    check_ranges(root, source)  # finite at every step, or refused with a span (E310)
     return M.CheckedSchedule(unparse(prog), tuple(sorted(b.items())), root)

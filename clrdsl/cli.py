@@ -11,7 +11,7 @@ import sys
 
 import click
 
-from .errors import ClrdslError
+from .errors import ClrdslError, escape as _esc
 
 EXIT_BAD_EXPR = 1
 
@@ -37,29 +37,124 @@ def read_expression(expr: str | None, file: str | None, key: str | None) -> tupl
             raise click.UsageError("give an expression or -f FILE, not both")
         from .config import read_config_value
 
+        read_text_file(file)  # exists, is a file, readable, UTF-8, within MAX_FILE_BYTES
         try:
             return read_config_value(file, key)
-        except (OSError, KeyError, ValueError) as exc:
-            raise click.UsageError(str(exc)) from None
+        except (OSError, KeyError, ValueError, RecursionError) as exc:
+            raise click.UsageError(_esc(str(exc) if not isinstance(exc, RecursionError)
+                                        else f"{file}: nested too deeply to read")) from None
     if expr is None:
         raise click.UsageError("missing expression (or - for stdin, or -f FILE)")
     if expr == "-":
-        return sys.stdin.read(), "<stdin>"
+        return _decode(_read_bounded(sys.stdin.buffer if hasattr(sys.stdin, "buffer") else None, "<stdin>"),
+                       "<stdin>"), "<stdin>"
     return expr, "<expr>"
+
+
+# Files (-f, stdin) are read at most this many bytes: a schedule is short and a config
+# holding one is small; /dev/zero or a multi-GB log is refused instead of read to the end.
+MAX_FILE_BYTES = 4 * 1024 * 1024
+
+
+def _read_bounded(fh, name: str) -> bytes:
+    if fh is None:  # a text-only stdin (tests): bounded too
+        text = sys.stdin.read(MAX_FILE_BYTES + 1)
+        data = text.encode("utf-8", "surrogateescape")
+    else:
+        data = fh.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise click.UsageError(f"{_esc(name)} is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; "
+                               "a schedule file must be smaller")
+    return data
+
+
+def _decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.UsageError(f"{_esc(name)} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                               f"{exc.start}); is it a binary file?") from None
+
+
+def read_text_file(path: str) -> str:
+    """The UTF-8 text of ``path``, read within MAX_FILE_BYTES; any problem is a usage error (exit 2)."""
+    import os
+
+    try:
+        if os.path.isdir(path):
+            raise click.UsageError(f"{_esc(path)} is a directory, not a file")
+        with open(path, "rb") as fh:
+            data = _read_bounded(fh, path)
+    except OSError as exc:
+        raise click.UsageError(f"cannot read {_esc(path)}: {exc.strerror or exc}") from None
+    return _decode(data, path)
 
 
 expr_argument = click.argument("expr", required=False)
 file_option = click.option("-f", "--file", "file", type=click.Path(dir_okay=False),
                            help="read the expression from a YAML, TOML, JSON or text file")
 key_option = click.option("--key", help="dotted path of the expression inside the config (e.g. optim.lr)")
-spe_option = click.option("--steps-per-epoch", type=click.FloatRange(min=0, min_open=True),
+spe_option = click.option("--steps-per-epoch", type=click.FloatRange(min=0, min_open=True, max=2**62),
                           help="binding for `ep` units (may be fractional: 390.625)")
-total_option = click.option("--total-steps", type=click.IntRange(min=1), help="binding for `%` units")
+total_option = click.option("--total-steps", type=click.IntRange(min=1, max=2**62), help="binding for `%` units")
 format_option = click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
                              show_default=True, help="how diagnostics are printed")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Main(click.Group):
+    """The command group; whatever escapes a command becomes a diagnostic, never a traceback:
+    a clrdsl error exits 1, a file that cannot be read or written exits 2, anything else
+    (a bug, here or in a plugin) is reported in one line and exits 1. Set CLRDSL_DEBUG=1
+    for the traceback."""
+
+    def invoke(self, ctx):
+        import os
+
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort,
+                KeyboardInterrupt):
+            raise
+        except ClrdslError as err:
+            fail(err)
+        except SystemExit as exc:  # a plugin calling sys.exit: not ours to exit with
+            if exc.code in (None, 0, EXIT_BAD_EXPR, EXIT_USAGE) and _own_exit(exc):
+                raise
+            _internal(exc)
+        except OSError as exc:
+            if os.environ.get("CLRDSL_DEBUG"):
+                raise
+            click.echo(f"error: {_esc(str(exc.strerror or exc))}"
+                       + (f": {_esc(str(exc.filename))}" if exc.filename else ""), err=True)
+            sys.exit(EXIT_USAGE)
+        except Exception as exc:  # noqa: BLE001
+            if os.environ.get("CLRDSL_DEBUG"):
+                raise
+            _internal(exc)
+
+
+def _own_exit(exc: SystemExit) -> bool:
+    """Whether ``exc`` comes from this module's sys.exit (fail, _backend)."""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_globals.get("__name__") in (__name__, "clrdsl.cli_demo")
+
+
+def _internal(exc: BaseException) -> "NoReturn":  # noqa: F821
+    if isinstance(exc, MemoryError):
+        what = "out of memory"
+    elif isinstance(exc, SystemExit):
+        what = f"something called sys.exit({exc.code!r}) (a plugin?)"
+    else:
+        what = f"{type(exc).__name__}: {exc}"
+    click.echo(f"error[E900]: internal error: {_esc(what)[:500]}\n"
+               "      help: this is a bug in clrdsl or in a plugin; please report it "
+               "(CLRDSL_DEBUG=1 shows the traceback)", err=True)
+    sys.exit(EXIT_BAD_EXPR)
+
+
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="clrdsl")
 def main() -> None:
     """clrdsl — one language for training schedules.
@@ -148,8 +243,7 @@ def fmt(expr, file, in_place, fmt):
     from .unparse import unparse
 
     if file is not None and expr is None:
-        with open(file, encoding="utf-8") as fh:
-            text, name = fh.read(), file
+        text, name = read_text_file(file), file
     else:
         if in_place:
             raise click.UsageError("--in-place needs -f FILE")
@@ -159,8 +253,7 @@ def fmt(expr, file, in_place, fmt):
     except ClrdslError as err:
         fail(err, fmt)
     if in_place:
-        with open(file, "w", encoding="utf-8") as fh:
-            fh.write(out + "\n")
+        _write(file, out + "\n", quiet=True)
     else:
         click.echo(out)
 
@@ -178,15 +271,15 @@ def plugins(fmt):
     from .check import prelude
 
     rows = {"backends": [], "functions": []}
-    for name, entry in sorted(registry.backends.entries().items()):
-        rows["backends"].append({"name": name, "distribution": entry.dist, "entry_point": entry.value,
-                                 "status": entry.status})
-    for name, entry in sorted(registry.functions.entries().items()):
-        row = {"name": name, "distribution": entry.dist, "entry_point": entry.value, "status": entry.status}
-        if row["status"] == "ok":
-            fn = entry.load()
-            row.update(kind=fn.kind, signature=fn.signature(), doc=fn.doc)
-        rows["functions"].append(row)
+    for st in registry.plugin_report():  # every plugin with its status; never raises
+        row = st.to_json()
+        row.pop("kind")
+        if st.kind == "function" and st.state in ("ok", "shadowed") and st.obj is not None:
+            try:
+                row.update(kind=st.obj.kind, signature=st.obj.signature(), doc=st.obj.doc)
+            except Exception as exc:  # noqa: BLE001 - a plugin whose signature() raises
+                row.update(state="broken", status=f"broken: signature() raised {type(exc).__name__}")
+        rows["backends" if st.kind == "backend" else "functions"].append(row)
     for name, d in sorted(prelude().items()):
         from .unparse import unparse
 
@@ -198,11 +291,15 @@ def plugins(fmt):
         return
     click.echo("Backends:")
     for r in rows["backends"]:
-        click.echo(f"  {r['name']:<12} {r['status']:<10} {r['distribution']}  ({r['entry_point']})")
+        click.echo(f"  {r['name']:<12} {_esc(r['status']):<10} {r['distribution']}  ({r['entry_point']})")
+        if r.get("hint") and r.get("state") != "ok":
+            click.echo(f"      help: {_esc(r['hint'])}")
     click.echo("\nFunctions:")
     for r in rows["functions"]:
         sig = r.get("signature", r["name"])
-        click.echo(f"  {sig}\n      {r.get('kind', '?')} · {r['distribution']} · {r['status']}")
+        click.echo(f"  {sig}\n      {r.get('kind', '?')} · {r['distribution']} · {_esc(r['status'])}")
+        if r.get("hint") and r.get("state") not in (None, "ok"):
+            click.echo(f"      help: {_esc(r['hint'])}")
 
 
 # -- compile, eval, plot, explain, lint ------------------------------------------------
@@ -231,13 +328,21 @@ def _backend(name: str, *, need_framework: bool = True, fmt: str = "text"):
 EXIT_USAGE = 2
 
 
-def _write(path: str | None, text: str) -> None:
+def _write(path: str | None, text: str, quiet: bool = False) -> None:
     if path is None or path == "-":
         click.echo(text, nl=not text.endswith("\n"))
         return
-    with open(path, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    click.echo(f"wrote {path}", err=True)
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:  # a missing folder, no permission, a full disk: a usage error
+        _cannot_write(path, exc)
+    if not quiet:
+        click.echo(f"wrote {_esc(path)}", err=True)
+
+
+def _cannot_write(path: str, exc: OSError) -> "NoReturn":  # noqa: F821
+    raise click.UsageError(f"cannot write {_esc(path)}: {exc.strerror or exc}")
 
 
 @main.command(name="compile")
@@ -282,6 +387,11 @@ def compile_cmd(expr, file, key, backend, output, steps_per_epoch, total_steps, 
         source = emit(checked)
     except ClrdslError as err:
         fail(err)
+    if not isinstance(source, str):
+        from .registry import plugin_failure
+
+        fail(plugin_failure(backend, "clrdsl.backends", f"its `emit` returned a {type(source).__name__}, "
+                            "not the module's text", found=repr(source)[:80]))
     _write(output, source)
 
 
@@ -306,18 +416,36 @@ def parse_steps(text: str) -> range:
         raise click.BadParameter(f"`{text}`: steps are >= 0 and the stride is > 0")
     if stop <= start:
         raise click.BadParameter(f"`{text}` selects no steps (STOP is excluded)")
-    return range(start, stop, stride)
+    if stop > MAX_STEP:
+        raise click.BadParameter(f"`{text}`: steps are < 2**63 (int64)")
+    return bounded_steps(range(start, stop, stride), f"`{text}`")
+
+
+# eval prints at most this many values (about 30 MB of text); the size is known before
+# any work, so a typo such as 0:10000000000 is refused at once instead of exhausting memory.
+MAX_EVAL_VALUES = 1_000_000
+MAX_STEP = 2**63 - 1
+
+
+def bounded_steps(steps: range, what: str) -> range:
+    if len(steps) > MAX_EVAL_VALUES:
+        raise click.BadParameter(
+            f"{what} selects {len(steps):,} steps; eval prints at most {MAX_EVAL_VALUES:,} "
+            f"(pick fewer with a stride, e.g. --steps {steps.start}:{steps.stop}:"
+            f"{-(-len(steps) * steps.step // MAX_EVAL_VALUES)})",
+            param_hint="'--steps'")
+    return steps
 
 
 def _default_steps(checked) -> range:
     total = checked.bindings_dict.get("total_steps")
     if total:
-        return range(0, total)
+        return bounded_steps(range(0, total), f"--total-steps {total}")
     length = checked.length
     if length == float("inf"):
         raise click.UsageError("the schedule never ends: give --steps START:STOP[:STRIDE] "
                                "(or --total-steps N)")
-    return range(0, int(length) + 1)
+    return bounded_steps(range(0, int(length) + 1), "the whole schedule")
 
 
 def backend_values(backend: str, checked, steps) -> list[float]:
@@ -332,7 +460,9 @@ def backend_values(backend: str, checked, steps) -> list[float]:
     t = [int(s) for s in steps]
     if has(plugin, Evaluates):
         return [float(v) for v in plugin.values(checked, t)]
-    obj = plugin.compile(checked)
+    from . import registry
+
+    obj = registry.compile_with(backend, plugin, checked)
     if not callable(obj):
         raise click.UsageError(f"the {backend} backend's object is not a function of the step and the "
                                "backend has no `values` capability (clrdsl.backend.Evaluates)")
@@ -455,7 +585,9 @@ def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, yl
         save(all_series, output, log=log, steps_per_epoch=steps_per_epoch, ylabel=ylabel, title=title)
     except ImportError:
         raise click.UsageError('writing a figure needs matplotlib: pip install "clrdsl[plot]"') from None
-    click.echo(f"wrote {output}", err=True)
+    except OSError as exc:
+        _cannot_write(output, exc)
+    click.echo(f"wrote {_esc(output)}", err=True)
 
 
 @main.command()

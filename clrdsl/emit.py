@@ -564,14 +564,32 @@ def _wrap_statement(pad: str, text: str) -> list[str]:
             depth += 1
         elif ch in ")]}":
             depth -= 1
-    if start < 0 or not text.endswith(")"):
-        return [pad + text]
+    if start < 0 or not text.endswith(")") or _closing(text, start) != len(text) - 1:
+        return [pad + text]  # only a call that runs to the end of the statement is broken
     head, inner = text[: start + 1], text[start + 1 : -1]
     args = _split_args(inner)
     one = pad + "    " + ", ".join(args)
     if len(one) <= LINE:
         return [pad + head, one, pad + ")"]
     return [pad + head] + [pad + "    " + a + "," for a in args] + [pad + ")"]
+
+
+def _closing(text: str, open_at: int) -> int:
+    """The index of the bracket closing the one at ``open_at`` (-1 if none)."""
+    depth, quote = 0, None
+    for i in range(open_at, len(text)):
+        ch = text[i]
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
 
 
 def _split_args(inner: str) -> list[str]:

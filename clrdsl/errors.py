@@ -108,7 +108,7 @@ class ClrdslError(Exception):
                     kind=self.kind,
                 )
             ]
-        self.diagnostics: list[Diagnostic] = list(diagnostics)
+        self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
         self.source = source
         self.truncated = truncated
         first = self.diagnostics[0]
@@ -119,6 +119,36 @@ class ClrdslError(Exception):
         self.found = first.found
         self.hint = first.hint
         super().__init__(first.message)
+        object.__setattr__(self, "_frozen", True)
+
+    # Immutable once made: an error may be cached (a broken plugin's) and rendered by
+    # several callers and threads at once, so nobody may re-point it; make a new one
+    # with :meth:`replace` instead.
+    def __setattr__(self, name: str, value) -> None:
+        if getattr(self, "_frozen", False) and not (name.startswith("__") and name.endswith("__")):
+            raise AttributeError(f"clrdsl errors are immutable once made (tried to set `{name}`); "
+                                 "use .replace(...) for a changed copy")
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        if not (name.startswith("__") and name.endswith("__")):
+            raise AttributeError(f"clrdsl errors are immutable once made (tried to delete `{name}`)")
+        object.__delattr__(self, name)
+
+    def copy(self) -> "ClrdslError":
+        """A new error with the same diagnostics (what a cache hands each caller)."""
+        return type(self)(diagnostics=self.diagnostics, source=self.source, truncated=self.truncated)
+
+    def replace(self, *, source: "Source | None" = None, **first) -> "ClrdslError":
+        """A copy whose first diagnostic has the given fields replaced (``span=``,
+        ``hint=``, ...), optionally with another ``source``."""
+        from dataclasses import replace as dc_replace
+
+        diags = list(self.diagnostics)
+        if first:
+            diags[0] = dc_replace(diags[0], **first)
+        return type(self)(diagnostics=diags, source=self.source if source is None else source,
+                          truncated=self.truncated)
 
     # Builtins such as SyntaxError format themselves; we always render our own way.
     def __str__(self) -> str:
@@ -128,8 +158,9 @@ class ClrdslError(Exception):
         return (_rebuild_error, (type(self), self.diagnostics, self.source, self.truncated))
 
     def with_source(self, source: Source) -> "ClrdslError":
-        if self.source is None:
-            self.source = source
+        """This error, or a copy of it pointing into ``source`` when it has none."""
+        if self.source is None and source is not None:
+            return self.replace(source=source)
         return self
 
     # -- rendering -----------------------------------------------------------------
@@ -268,13 +299,13 @@ def _render_one(d: Diagnostic, source: Source | None, color: bool) -> str:
     def st(key: str, text: str) -> str:
         return f"{_STYLE[key]}{text}{_STYLE['end']}" if color else text
 
-    lines = [st("error", f"error[{d.code}]") + f": {d.message}"]
+    lines = [st("error", f"error[{d.code}]") + f": {escape(d.message)}"]
     if source is not None and d.span is not None:
         spans = [d.span] + [lb.span for lb in d.labels]
         gw = max(len(str(source.line_col(sp.start)[0])) for sp in spans)  # gutter width
         line, col = source.line_col(d.span.start)
         lo = _window_start(source.line_text(line), col)
-        lines.append(f"{' ' * gw}--> {source.name}:{line}:{col}")
+        lines.append(f"{' ' * gw}--> {escape(source.name)}:{line}:{col}")
         lines.extend(_snippet(source, d.span, "", st, gw, lo))
         for lb in d.labels:  # secondary spans are underlined with `-`
             lb_line, lb_col = source.line_col(lb.span.start)
@@ -284,13 +315,13 @@ def _render_one(d: Diagnostic, source: Source | None, color: bool) -> str:
             else:
                 lines.extend(_snippet(source, lb.span, lb.text, st, gw, None, mark="-"))
     if d.expected is not None:
-        lines.append(f"  expected: {d.expected}")
+        lines.append(f"  expected: {escape(d.expected)}")
     if d.found is not None:
-        lines.append(f"     found: {d.found}")
+        lines.append(f"     found: {escape(d.found)}")
     if d.hint:
-        lines.append(st("note", "      help") + f": {d.hint}")
+        lines.append(st("note", "      help") + f": {escape(d.hint)}")
     for n in d.notes:
-        lines.append(st("note", "      note") + f": {n}")
+        lines.append(st("note", "      note") + f": {escape(n)}")
     return "\n".join(lines)
 
 
@@ -305,7 +336,8 @@ def _window_start(text: str, col: int) -> int:
 def _snippet(source: Source, span: Span, label: str, st, gw: int, lo: int | None,
              mark: str = "^") -> list[str]:
     """The source line of ``span`` and a row underlining it (``^`` for the primary
-    span, ``-`` for a label), in a gutter ``gw`` characters wide."""
+    span, ``-`` for a label), in a gutter ``gw`` characters wide. Control and bidi
+    characters of the line are shown escaped, and the underline follows them."""
     line, col = source.line_col(span.start)
     end_line, end_col = source.line_col(span.end)
     text = source.line_text(line).replace("\t", " ")  # one column per character
@@ -314,15 +346,65 @@ def _snippet(source: Source, span: Span, label: str, st, gw: int, lo: int | None
         lo = _window_start(text, col)
     if len(text) > _LONG_LINE:
         hi = min(len(text), lo + 110)
-        shown = ("..." if lo else "") + text[lo:hi] + ("..." if hi < len(text) else "")
-        caret_col = col - 1 - lo + (3 if lo else 0)
-        width = min(width, hi - (col - 1))
     else:
-        shown, caret_col = text, col - 1
+        lo, hi = 0, len(text)
+    width = min(width, max(hi - (col - 1), 0))
+    shown, offsets = _escape_with_offsets(text[lo:hi])
+    a = min(max(col - 1 - lo, 0), hi - lo)
+    b = min(a + width, hi - lo)
+    caret_col, width = offsets[a], offsets[b] - offsets[a]
+    if lo:
+        shown, caret_col = "..." + shown, caret_col + 3
+    if hi < len(text):
+        shown += "..."
     pad = " " * gw
     underline = " " * caret_col + st("caret" if mark == "^" else "note", mark * max(1, width))
     return [
         f"{pad} |",
         f"{str(line).rjust(gw)} | {shown}",
-        f"{pad} | {underline}" + (f" {label}" if label else ""),
+        f"{pad} | {underline}" + (f" {escape(label)}" if label else ""),
     ]
+
+
+# -- escaping what came from the input ----------------------------------------------------------
+
+def _unsafe(ch: str) -> bool:
+    """A character that must not reach a terminal raw: C0/C1 controls (escape sequences),
+    format characters (bidi overrides and isolates, zero-width joiners), line and
+    paragraph separators, and unpaired surrogates."""
+    if ch == "\n":
+        return False
+    o = ord(ch)
+    if o < 0x20 or 0x7F <= o < 0xA0:
+        return True
+    if o < 0x80:
+        return False
+    import unicodedata
+
+    return unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn")
+
+
+def _esc_char(ch: str) -> str:
+    o = ord(ch)
+    return f"\\x{o:02x}" if o < 0x100 else (f"\\u{o:04x}" if o < 0x10000 else f"\\U{o:08x}")
+
+
+def escape(text: str) -> str:
+    """``text`` with control and bidi characters written as escapes (``\\x1b``, ``\\u202e``),
+    newlines kept: what diagnostics print of anything that came from the input."""
+    if text.isascii() and text.isprintable():
+        return text
+    return "".join(_esc_char(ch) if _unsafe(ch) else ch for ch in text)
+
+
+def _escape_with_offsets(text: str) -> tuple[str, list[int]]:
+    """``escape(text)`` (newlines escaped too) and, for each position of ``text``
+    (and its end), the position in the escaped text."""
+    out, offsets, n = [], [], 0
+    for ch in text:
+        offsets.append(n)
+        piece = _esc_char(ch) if (ch == "\n" or _unsafe(ch)) else ch
+        out.append(piece)
+        n += len(piece)
+    offsets.append(n)
+    return "".join(out), offsets

@@ -108,6 +108,9 @@ class Shape:
     cycle: Callable[..., Any] | None = None
     period: Callable[[Mapping[str, Any]], float] | None = None  # cycle length, when constant
     validate: Callable[[Mapping[str, Any]], None] | None = None
+    # (lo, hi): every value it takes, at any clock, for these arguments (the range
+    # analysis of clrdsl.ranges; without it the shape is sampled)
+    range: Callable[[Mapping[str, Any]], tuple[float, float]] | None = None
     kind: str = field(default="shape", init=False)
 
     def signature(self) -> str:
@@ -130,6 +133,7 @@ class ScaleFn:
     anchor: str = ""
     default_clock: str = "iterations"
     validate: Callable[[Mapping[str, Any]], None] | None = None
+    range: Callable[[Mapping[str, Any]], tuple[float, float]] | None = None  # (lo, hi) for x >= 0
     kind: str = field(default="scale", init=False)
 
     def signature(self) -> str:
@@ -138,3 +142,100 @@ class ScaleFn:
 
 
 Function = Shape | ScaleFn
+
+
+# -- the contract, checked where a plugin is used ----------------------------------------
+#
+# A plugin's hooks run inside the checker; whatever they do wrong (raise anything, return
+# the wrong type, a NaN or negative length) becomes a ClrdslPluginError naming the entry
+# point and its distribution, pointing at the call, instead of a bare exception.
+
+_PROBE_UNBOUNDED = (0, 1, 2, 10, 1000, 10**6)
+
+
+def _is_real(v: Any) -> bool:
+    if isinstance(v, bool):
+        return False
+    if isinstance(v, (int, float)):
+        return True
+    try:  # NumPy scalars and 0-d arrays
+        import numbers
+
+        return isinstance(v, numbers.Real)
+    except Exception:  # pragma: no cover
+        return False
+
+
+def call_hook(fn: "Function", called: str, hook: str, span, *args: Any, **kwargs: Any) -> Any:
+    """``fn.<hook>(*args, **kwargs)``; ParamError and clrdsl errors pass, anything else a
+    plugin raises (SystemExit included) becomes a ClrdslPluginError at ``span``."""
+    from .errors import ClrdslError
+    from .registry import FUNCTIONS, plugin_failure
+
+    try:
+        return getattr(fn, hook)(*args, **kwargs)
+    except (ParamError, ClrdslError, KeyboardInterrupt, GeneratorExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a plugin bug must not escape as itself
+        raise plugin_failure(called, FUNCTIONS, f"its `{hook}` raised", exc, span=span) from None
+
+
+def checked_length(fn: Shape, called: str, args: Mapping[str, Any], span) -> float:
+    """The shape's length for ``args``: a number >= 0 (``inf`` for unbounded)."""
+    from .registry import FUNCTIONS, plugin_failure
+
+    if fn.length is None:
+        return math.inf
+    n = call_hook(fn, called, "length", span, args)
+    if not _is_real(n) or math.isnan(float(n)) or float(n) < 0:
+        raise plugin_failure(called, FUNCTIONS, "its `length` returned an invalid length",
+                             found=f"{n!r} (a {type(n).__name__})", span=span)
+    return float(n) if not float(n).is_integer() or math.isinf(float(n)) else int(n)
+
+
+def checked_base(fn: Shape, called: str, args: Mapping[str, Any], span) -> float | None:
+    from .registry import FUNCTIONS, plugin_failure
+
+    if fn.base is None:
+        return None
+    b = call_hook(fn, called, "base", span, args)
+    if b is not None and (not _is_real(b) or not math.isfinite(float(b))):
+        raise plugin_failure(called, FUNCTIONS, "its `base` returned neither a finite number nor None",
+                             found=f"{b!r} (a {type(b).__name__})", span=span)
+    return None if b is None else float(b)
+
+
+def probe(fn: "Function", called: str, args: Mapping[str, Any], span, length: float = math.inf) -> None:
+    """Call ``fn.value`` (and ``cycle``) with Python floats at a few clocks, so that a value
+    that raises or is not a number fails at check time, at the call, naming the plugin."""
+    from .ops import MathOps
+    from .registry import FUNCTIONS, plugin_failure
+
+    if math.isinf(length):
+        clocks = _PROBE_UNBOUNDED
+    else:
+        n = int(length)
+        clocks = sorted({0, min(1, n), n // 2, n})
+    for t in clocks:
+        v = call_hook(fn, called, "value", span, MathOps, t, **args)
+        if not _is_real(v):
+            raise plugin_failure(called, FUNCTIONS, f"its `value` returned a {type(v).__name__}, not a number",
+                                 found=f"{_short(v)} at clock {t}", span=span)
+        if not math.isfinite(float(v)):
+            from .errors import ClrdslValueError
+
+            raise ClrdslValueError(
+                f"`{called}(...)` is not finite for these arguments", code="E310", span=span,
+                expected="a finite value at every clock", found=f"{float(v)!r} at clock {t}",
+                hint="check the arguments' magnitudes",
+            )
+        if isinstance(fn, Shape) and fn.cycle is not None:
+            c = call_hook(fn, called, "cycle", span, MathOps, t, **args)
+            if not _is_real(c):
+                raise plugin_failure(called, FUNCTIONS, f"its `cycle` returned a {type(c).__name__}, "
+                                     "not a number", found=f"{_short(c)} at clock {t}", span=span)
+
+
+def _short(v: Any) -> str:
+    r = repr(v)
+    return r if len(r) <= 80 else r[:77] + "..."

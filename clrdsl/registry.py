@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ClrdslPluginError, Span, suggestion_hint
+from .errors import ClrdslError, ClrdslPluginError, Span, suggestion_hint
 
 BACKENDS = "clrdsl.backends"
 FUNCTIONS = "clrdsl.functions"
@@ -31,6 +31,7 @@ class Entry:
     name: str
     value: str  # "module:attr"
     dist: str  # distribution name
+    version: str = ""  # distribution version ("" when unknown)
     others: list[tuple[str, str]] = field(default_factory=list)  # (dist, value) claiming the same name
     _obj: Any = None
     _error: ClrdslPluginError | None = None
@@ -47,30 +48,138 @@ class Entry:
                 hint="uninstall one of them",
             )
         if self._obj is None and self._error is None:
-            try:
-                module, _, attr = self.value.partition(":")
-                obj = importlib.import_module(module)
-                for part in attr.split(".") if attr else ():
-                    obj = getattr(obj, part)
-                self._obj = obj
-            except Exception as exc:  # a broken plugin must not break the others
-                self._error = _load_error(self, exc)
+            with _LOAD_LOCK:
+                if self._obj is None and self._error is None:
+                    self._load_once()
         if self._error is not None:
-            raise self._error
+            raise self._error.copy()  # a fresh error per caller: the cached one is never re-pointed
         return self._obj
+
+    def _load_once(self) -> None:
+        try:
+            module, _, attr = self.value.partition(":")
+            obj = importlib.import_module(module)
+            for part in attr.split(".") if attr else ():
+                obj = getattr(obj, part)
+        except (KeyboardInterrupt, GeneratorExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - a broken plugin (even sys.exit) must not break the others
+            self._error = _load_error(self, exc)
+            return
+        problem = contract_problem(self.group, obj)
+        if problem is not None:
+            self._error = contract_error(self, problem)
+            return
+        self._obj = obj
+
+    @property
+    def label(self) -> str:
+        """``name = module:attr`` from ``dist version``, for diagnostics."""
+        return f"`{self.name} = {self.value}` (distribution {self.dist_label})"
+
+    @property
+    def dist_label(self) -> str:
+        return f"{self.dist} {self.version}".strip()
 
     @property
     def status(self) -> str:
-        if self.others:
+        """One line: ``ok``, ``broken: …``, ``conflict``, ``needs …`` or ``shadowed by …``."""
+        return plugin_status(self).text
+
+
+@dataclass(frozen=True)
+class PluginStatus:
+    """What ``clrdsl plugins`` shows for one plugin (see :func:`plugin_report`)."""
+
+    kind: str  # backend | function
+    name: str
+    distribution: str
+    version: str
+    entry_point: str  # module:attr ("" when not installed)
+    state: str  # ok | broken | conflict | needs | shadowed | not installed
+    reason: str = ""  # why, for every state but ok
+    hint: str = ""  # what to do about it
+    obj: Any = field(default=None, compare=False, repr=False)  # the loaded object when usable
+
+    @property
+    def text(self) -> str:
+        if self.state == "ok":
+            return "ok"
+        if self.state == "conflict":
             return "conflict"
-        try:
-            obj = self.load()
-        except ClrdslPluginError as exc:
-            return "broken: " + exc.message
-        missing = missing_requirements(obj)
-        if missing:
-            return "needs " + ", ".join(missing)
-        return "ok"
+        if self.state == "shadowed":
+            return self.reason
+        if self.state == "needs":
+            return "needs " + self.reason
+        return f"{self.state}: {self.reason}"
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "distribution": self.distribution,
+                "version": self.version, "entry_point": self.entry_point, "state": self.state,
+                "status": self.text, "reason": self.reason, "hint": self.hint}
+
+
+def _shadowed_by(name: str) -> str | None:
+    """Why a function plugin named ``name`` cannot be called, or None."""
+    from .check import prelude, prelude_source
+    from .model import MATH_FUNCTIONS
+
+    if name in ("scale", "take"):
+        return f"shadowed by the built-in `{name}(...)` of the language"
+    pre = prelude()
+    if name in pre:
+        span = getattr(pre[name].node, "span", None)
+        line = f" (prelude.clr line {prelude_source().line_col(span.start)[0]})" if span is not None else ""
+        return f"shadowed by the prelude definition `{name}`{line}"
+    if name in MATH_FUNCTIONS:
+        return f"shadowed inside scale() formulas by the math function `{name}`"
+    return None
+
+
+def plugin_status(entry: Entry) -> PluginStatus:
+    """The status of one discovered entry point; loads it (a failure is reported, never raised)."""
+    kind = _what(entry.group)
+    base = dict(kind=kind, name=entry.name, distribution=entry.dist, version=entry.version,
+                entry_point=entry.value)
+    if entry.others:
+        claims = ", ".join([entry.dist] + [d for d, _ in entry.others])
+        return PluginStatus(**base, state="conflict", reason=f"claimed by {claims}",
+                            hint="uninstall all but one of them")
+    try:
+        obj = entry.load()
+    except ClrdslPluginError as exc:
+        return PluginStatus(**base, state="broken", reason=exc.message + (f" ({exc.found})" if exc.found else ""),
+                            hint=exc.hint or "")
+    missing = missing_requirements(obj)
+    if missing:
+        return PluginStatus(**base, state="needs", reason=", ".join(missing),
+                            hint=_install_hint(entry.dist, missing[0]), obj=obj)
+    if entry.group == FUNCTIONS:
+        why = _shadowed_by(entry.name)
+        if why is not None:
+            return PluginStatus(**base, state="shadowed", reason=why,
+                                hint=f"the plugin must be renamed by its authors ({entry.dist})", obj=obj)
+    return PluginStatus(**base, state="ok", obj=obj)
+
+
+def plugin_report() -> list[PluginStatus]:
+    """Every backend and function plugin with its status, sorted by kind and name: the
+    installed entry points (loaded now; a broken one is reported, never raised), the
+    in-process registrations, and the documented backends that are not installed (with
+    the command that installs each)."""
+    out: list[PluginStatus] = []
+    for reg in (backends, functions):
+        for name, entry in sorted(reg.entries().items()):
+            out.append(plugin_status(entry))
+        for name, obj in sorted(reg._extra.items()):
+            out.append(PluginStatus(_what(reg.group), name, "(registered in-process)", "", "", "ok", obj=obj))
+    present = {p.name for p in out if p.kind == "backend"}
+    for name, extra in sorted(BACKEND_EXTRAS.items()):
+        if name not in present:
+            out.append(PluginStatus("backend", name, "clrdsl" if name != "jax" else "clrdsl-jax", "", "",
+                                    "not installed", reason=f"no `{name}` entry point in {BACKENDS}",
+                                    hint=f'pip install "clrdsl[{extra}]"'))
+    return sorted(out, key=lambda p: (p.kind != "backend", p.name))
 
 
 def entry_points(group: str):
@@ -79,6 +188,22 @@ def entry_points(group: str):
     from importlib.metadata import entry_points as installed
 
     return installed(group=group)
+
+
+def _dist_of(ep) -> tuple[str, str]:
+    """The distribution name and version of an entry point ("<unknown>", "" when absent)."""
+    d = getattr(ep, "dist", None)
+    if d is None:
+        return "<unknown>", ""
+    try:
+        name = d.name
+    except Exception:  # noqa: BLE001 - broken metadata
+        name = "<unknown>"
+    try:
+        version = str(getattr(d, "version", "") or "")
+    except Exception:  # noqa: BLE001
+        version = ""
+    return str(name), version
 
 
 def _what(group: str) -> str:
@@ -94,22 +219,123 @@ def _install_hint(dist: str, missing: str | None) -> str:
     return f"pip install --force-reinstall {dist}"
 
 
-def _load_error(entry: Entry, exc: Exception) -> ClrdslPluginError:
+_LOAD_LOCK = threading.RLock()  # one import of a plugin at a time (imports are not re-entrant-safe)
+
+
+def _load_error(entry: Entry, exc: BaseException) -> ClrdslPluginError:
     missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
-    detail = f"{type(exc).__name__}: {exc}"
+    if isinstance(exc, SystemExit):
+        detail = f"SystemExit: the module called sys.exit({exc.code!r}) on import"
+    else:
+        detail = f"{type(exc).__name__}: {exc}"
     return ClrdslPluginError(
         f"{_what(entry.group)} plugin `{entry.name}` failed to load",
         code="E502",
         expected=f"entry point `{entry.name} = {entry.value}` in group {entry.group} to import",
-        found=detail,
+        found=_clip(detail),
         hint=_install_hint(entry.dist, missing),
-        notes=[f"distribution: {entry.dist}"],
+        notes=[f"distribution: {entry.dist_label}"],
+    )
+
+
+def _clip(text: str, n: int = 300) -> str:
+    return text if len(text) <= n else text[: n - 3] + "..."
+
+
+def _type_name(v: Any) -> str:
+    return type(v).__name__
+
+
+def _function_problem(obj: Any) -> str | None:
+    from .functions import Param, ScaleFn, Shape
+
+    if not isinstance(obj, (Shape, ScaleFn)):
+        return f"a {_type_name(obj)}, not a clrdsl.functions.Shape or ScaleFn"
+    if not isinstance(obj.name, str) or not obj.name.isidentifier():
+        return f"its `name` is {obj.name!r}, not an identifier"
+    if not isinstance(obj.params, tuple) or not all(isinstance(p, Param) for p in obj.params):
+        return "its `params` is not a tuple of clrdsl.functions.Param"
+    names = [p.name for p in obj.params]
+    if len(set(names)) != len(names):
+        return "its `params` repeat a name"
+    if not callable(obj.value):
+        return f"its `value` is a {_type_name(obj.value)}, not a function"
+    hooks = ("validate",) + (("length", "base", "cycle", "period") if isinstance(obj, Shape) else ())
+    for hook in hooks + ("range",):
+        h = getattr(obj, hook, None)
+        if h is not None and not callable(h):
+            return f"its `{hook}` is a {_type_name(h)}, not a function or None"
+    return None
+
+
+def _backend_problem(obj: Any) -> str | None:
+    if not callable(getattr(obj, "compile", None)):
+        return f"a {_type_name(obj)} without a `compile(checked, **options)` method"
+    req = getattr(obj, "requires", ())
+    if not isinstance(req, (tuple, list)) or not all(isinstance(m, str) for m in req):
+        return f"its `requires` is {_clip(repr(req), 80)}, not a tuple of module names"
+    emit = getattr(obj, "emit", None)
+    if emit is not None and not callable(emit):
+        return f"its `emit` is a {_type_name(emit)}, not a function"
+    return None
+
+
+def contract_problem(group: str, obj: Any) -> str | None:
+    """What is wrong with a loaded plugin object against its group's contract (None: nothing)."""
+    try:
+        return _function_problem(obj) if group == FUNCTIONS else _backend_problem(obj)
+    except Exception as exc:  # noqa: BLE001 - an object whose attributes raise
+        return f"reading its attributes raised {type(exc).__name__}: {_clip(str(exc), 120)}"
+
+
+def contract_error(entry: "Entry", problem: str) -> ClrdslPluginError:
+    want = ("a clrdsl.functions.Shape or ScaleFn" if entry.group == FUNCTIONS
+            else "an object with `compile(checked, **options)` and `requires` (a tuple of module names)")
+    return ClrdslPluginError(
+        f"{_what(entry.group)} plugin `{entry.name}` does not follow the plugin contract",
+        code="E505",
+        expected=want,
+        found=f"`{entry.name} = {entry.value}` is {problem}",
+        hint=f"report it to the authors of {entry.dist}, or uninstall it: pip uninstall {entry.dist}",
+        notes=[f"distribution: {entry.dist_label}"],
+    )
+
+
+def plugin_failure(name: str, group: str, what: str, exc: BaseException | None = None,
+                   found: str | None = None, span: Span | None = None) -> ClrdslPluginError:
+    """A plugin's hook (``validate``, ``length``, ``compile``...) raised or returned nonsense:
+    an error naming the entry point and its distribution."""
+    reg = functions if group == FUNCTIONS else backends
+    entry = reg.entries().get(name) if name not in reg._extra else None
+    where = entry.label if entry else f"`{name}` (registered in-process)"
+    dist = entry.dist if entry else None
+    if exc is not None:
+        found = _clip(f"{type(exc).__name__}: {exc}")
+    return ClrdslPluginError(
+        f"{_what(group)} plugin `{name}`: {what}",
+        code="E507",
+        span=span,
+        expected=f"the {_what(group)} plugin contract (see `clrdsl plugins`)",
+        found=found,
+        hint=(f"report it to the authors of {dist}, or uninstall it: pip uninstall {dist}" if dist
+              else "fix the plugin object passed to register()"),
+        notes=[f"entry point: {where}"],
     )
 
 
 def missing_requirements(obj: Any) -> list[str]:
     """Modules a plugin object declares in ``requires`` that are not installed."""
-    return [m for m in getattr(obj, "requires", ()) if importlib.util.find_spec(m) is None]
+    req = getattr(obj, "requires", ())
+    if not isinstance(req, (tuple, list)):
+        return []  # a contract error, reported when the plugin is loaded
+    out = []
+    for m in req:
+        try:
+            if importlib.util.find_spec(m) is None:
+                out.append(m)
+        except (ImportError, ValueError, TypeError):
+            out.append(str(m))
+    return out
 
 
 class Registry:
@@ -131,10 +357,10 @@ class Registry:
     def _discover(self) -> dict[str, Entry]:
         found: dict[str, Entry] = {}
         for ep in entry_points(group=self.group):
-            dist = ep.dist.name if getattr(ep, "dist", None) is not None else "<unknown>"
+            dist, version = _dist_of(ep)
             prev = found.get(ep.name)
             if prev is None:
-                found[ep.name] = Entry(self.group, ep.name, ep.value, dist)
+                found[ep.name] = Entry(self.group, ep.name, ep.value, dist, version)
             elif prev.dist != dist and all(d != dist for d, _ in prev.others):
                 prev.others.append((dist, ep.value))
         return found
@@ -201,6 +427,31 @@ def get_backend(name: str) -> Any:
             expected=f"{', '.join(missing)} importable",
             found="not installed",
             hint=_install_hint(dist, missing[0]),
-            notes=[f"distribution: {dist}"],
+            notes=[f"distribution: {entry.dist_label if entry else dist}"],
         )
+    return obj
+
+
+# Distributions of this project: their backends' own exceptions (a TypeError for an
+# unknown option) pass through; a third-party backend's become ClrdslPluginErrors.
+OWN_DISTRIBUTIONS = frozenset({"clrdsl", "clrdsl-jax", "clrdsl_jax"})
+
+
+def compile_with(name: str, backend: Any, checked: Any, *, via: Any = None, **options: Any) -> Any:
+    """``backend.compile(checked, **options)`` (or ``via(checked, **options)``, e.g. its
+    ``compile_mapping``), held to the contract: a third-party backend that raises
+    (anything, SystemExit included) or returns None gives a ClrdslPluginError naming its
+    entry point and distribution."""
+    entry = backends.entries().get(name) if name not in backends._extra else None
+    ours = entry is None or entry.dist in OWN_DISTRIBUTIONS
+    try:
+        obj = (via or backend.compile)(checked, **options)
+    except (ClrdslError, KeyboardInterrupt, GeneratorExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001
+        if ours and not isinstance(exc, SystemExit):
+            raise
+        raise plugin_failure(name, BACKENDS, "its `compile` raised", exc) from None
+    if obj is None:
+        raise plugin_failure(name, BACKENDS, "its `compile` returned None", found="None")
     return obj

@@ -129,10 +129,12 @@ def test_broken_plugin_names_entry_point_and_distribution_and_others_still_work(
     assert "distribution: broken-dist" in text
     assert "RuntimeError: this plugin is broken on purpose" in text
     assert "pip install --force-reinstall broken-dist" in text
-    # the failure is remembered, not retried on every use
+    # the failure is remembered, not retried on every use; each caller gets its own copy
+    sys.modules.pop("fakeplug_broken", None)
     with pytest.raises(ClrdslPluginError) as again:
         registry.get_backend("broken")
-    assert again.value is err
+    assert again.value is not err and again.value.render() == text
+    assert "fakeplug_broken" not in sys.modules  # not imported again
     # the other plugins are unaffected
     assert clrdsl.compile("constant(0.1)", backend="fast", flag=1) == ("compiled", "constant(0.1)", {"flag": 1})
     assert float(clrdsl.compile("constant(0.1)")(5)) == 0.1

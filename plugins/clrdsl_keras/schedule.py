@@ -11,6 +11,10 @@ from clrdsl.api import check
 from clrdsl.emit import load
 from clrdsl.model import CheckedSchedule
 
+from clrdsl.steps import check_step, config_parts
+
+from .ops import int_dtype
+
 
 @keras.saving.register_keras_serializable(package="clrdsl", name="Schedule")
 class Schedule(Compiled, keras.optimizers.schedules.LearningRateSchedule):
@@ -39,6 +43,7 @@ class Schedule(Compiled, keras.optimizers.schedules.LearningRateSchedule):
         self._fn = load(self.checked, TARGET).schedule_tensor
 
     def __call__(self, step):
+        check_step(step, backend="keras", tensor_limit=2**31 if int_dtype() == "int32" else None)
         return self._fn(step)
 
     def get_config(self) -> dict[str, Any]:
@@ -46,7 +51,8 @@ class Schedule(Compiled, keras.optimizers.schedules.LearningRateSchedule):
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Schedule":
-        return cls(config["expr"], **dict(config.get("bindings") or {}))
+        expr, bindings = config_parts(config)  # the whole config is validated first (E614)
+        return cls(expr, **bindings)
 
     def __reduce__(self):  # pickle and deepcopy by the text, like every other save
         return (_from_config, (type(self), self.get_config()))

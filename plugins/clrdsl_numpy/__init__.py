@@ -15,6 +15,7 @@ import numpy as np
 from clrdsl.backend import Backend, Compiled, Emits, Evaluates
 from clrdsl.emit import emit_module, load
 from clrdsl.errors import ClrdslTypeError
+from clrdsl.steps import check_host
 
 
 def _gather_phases(t, starts, phases):
@@ -67,6 +68,8 @@ def evaluate(fn, t):
     float64 array of the same shape). A single step runs as an array of one step, so it
     takes exactly the path an array does."""
     arr = np.asarray(t)
+    if arr.size and arr.dtype.kind in "uf" and np.nanmax(arr) >= 2**63:  # would wrap in int64
+        raise OverflowError(f"step {np.nanmax(arr)} does not fit in int64 (steps are < 2**63)")
     if arr.dtype.kind not in "iu":
         if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.floor(arr)):
             arr = arr.astype(np.int64)
@@ -93,7 +96,7 @@ class NumpySchedule(Compiled):
         self._fn = load(checked, _target()).schedule
 
     def __call__(self, t):
-        return self._fn(t)
+        return self._fn(check_host(t, backend="numpy"))  # a step int64 cannot hold is refused
 
 
 class NumpyBackend(Backend, Emits, Evaluates):

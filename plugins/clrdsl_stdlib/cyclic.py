@@ -32,6 +32,7 @@ triangular = Shape(
     cycle=triangular_cycle,
     period=lambda a: a["step"] + a["step_down"],
     base=lambda a: a["base"],
+    range=lambda a: (min(a["base"], a["max"]), max(a["base"], a["max"])),
     doc="The CLR triangle: rises linearly from base to max over `step` updates, falls back "
     "over `step_down`, and repeats. A base above max gives the triangle upside down, as torch's "
     "CyclicLR does (modulation still scales the distance from base).",

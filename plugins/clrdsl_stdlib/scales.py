@@ -32,6 +32,7 @@ exp_scale = ScaleFn(
             Param("cap", "positive", math.inf, doc="for gamma > 1: the largest factor (required then)")),
     value=exp_scale_value,
     validate=_validate,
+    range=lambda a: (0.0, 1.0),  # gamma in (0, 1], x >= 0
     doc="gamma ** x. On `iterations` this is CLR's exp_range factor; on `cycle` with "
     "gamma=0.5 it halves the amplitude every cycle (triangular2). A growing scale "
     "(gamma > 1) needs a cap: min(gamma ** x, cap).",

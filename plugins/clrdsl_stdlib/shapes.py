@@ -26,9 +26,22 @@ def cosine_value(ops, t, start, end, over):
     return end + (start - end) / 2.0 * (ops.cos(ops.pi * p) + 1.0)
 
 
+def _geometric(ops, p, start, end):
+    # start * (end/start) ** p, in log space when end/start over- or underflows
+    # (exponential(1e-10, 1e300) is finite at every step although 1e310 is not)
+    ratio = end / start
+    if 0.0 < ratio < float("inf"):
+        return start * ops.power(ratio, p)
+    # start * e**(d*p) as start * f * f * f: |d| <= 1455, so each factor stays within
+    # the float range, every partial product lies between start and the result, and
+    # p = 0 gives start exactly
+    f = ops.exp((ops.log(end) - ops.log(start)) / 3.0 * p)
+    return start * f * f * f
+
+
 def exponential_value(ops, t, start, end, over):
     p = _progress(ops, t, over)
-    return start * ops.power(end / start, p)
+    return _geometric(ops, p, start, end)
 
 
 def poly_value(ops, t, start, end, over, power):
@@ -41,7 +54,7 @@ def interp_value(ops, t, start, end, over, kind):
     if kind == "cos":
         return end + (start - end) / 2.0 * (ops.cos(ops.pi * p) + 1.0)
     if kind == "exp":
-        return start * ops.power(end / start, p)
+        return _geometric(ops, p, start, end)
     if kind == "sqrt":
         return start + (end - start) * ops.sqrt(p)
     return (end - start) * p + start
@@ -50,7 +63,7 @@ def interp_value(ops, t, start, end, over, kind):
 def range_test_value(ops, t, start, end, over, mode):
     p = _progress(ops, t, over)
     if mode == "exp":
-        return start * ops.power(end / start, p)
+        return _geometric(ops, p, start, end)
     return start + (end - start) * p
 
 
@@ -71,6 +84,10 @@ def _range_validate(a):
                          f"end={a['end']:g})")
 
 
+def _between(a):
+    return min(a["start"], a["end"]), max(a["start"], a["end"])
+
+
 def _ramp(name, value, doc, formula, anchor, extra=(), validate=None, base=True):
     return Shape(
         name=name,
@@ -82,6 +99,7 @@ def _ramp(name, value, doc, formula, anchor, extra=(), validate=None, base=True)
         value=value,
         length=lambda a: a["over"],
         base=(lambda a: min(a["start"], a["end"])) if base else None,
+        range=_between,  # every ramp stays between its ends
         validate=validate,
         doc=doc,
         formula=formula,
@@ -98,6 +116,7 @@ constant = Shape(
     value=constant_value,
     length=lambda a: a["over"],
     base=lambda a: 0.0,
+    range=lambda a: (a["value"], a["value"]),
     doc="A constant value, unbounded or for `over` updates (a phase of a sequence). Its base is 0, "
     "so `constant(v) * exp(gamma=g)` decays v by g per update.",
     formula="value",

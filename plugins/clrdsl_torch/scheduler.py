@@ -177,6 +177,7 @@ class ClrdslScheduler(LRScheduler):
         """Write the values of update ``t`` and make it the clock (only if all are valid)."""
         groups = self.optimizer.param_groups
         values = [float(f(t)) for f in self._schedules]
+        _check_finite(self._plan, values, t)  # never a non-finite value into the optimizer
         written = []
         for gi, key, idx, fi, init, tensor, slot in self._plan:
             v = values[fi] if init is None else values[fi] * init
@@ -256,7 +257,7 @@ class ClrdslScheduler(LRScheduler):
         ``retarget=True`` (here or at construction): then this scheduler's expressions
         continue from the saved ``t``.
         """
-        entries = _entries(state_dict)
+        entries = _entries(state_dict)  # the whole state is validated before anything changes
         retarget = self.retarget if retarget is None else bool(retarget)
         ours = {(s.param, s.group): s for s in self._slots}
         theirs = {(e["param"], e["group"]): e for e in entries}
@@ -276,8 +277,14 @@ class ClrdslScheduler(LRScheduler):
             e = theirs.get((s.param, s.group))
             if s.relative and e is not None and e.get("relative") and e.get("initial") is not None:
                 initial[i] = float(e["initial"])
-        self._build(self._slots, initial)
-        self._apply(state_dict["t"])
+        saved = (self._slots, self._initial, self._t)
+        try:
+            self._build(self._slots, initial)
+            self._apply(state_dict["t"])
+        except BaseException:  # e.g. a beta out of range at that step: leave everything as it was
+            self._build(*saved[:2])
+            self._apply(saved[2])
+            raise
 
     # -- pickling (no closures or weak references in the pickled state) -------------------
 
@@ -353,6 +360,19 @@ def _as_step(n: Any) -> int:
     return t
 
 
+def _check_finite(plan: list, values: list[float], t: int) -> None:
+    """Raise (before anything is written) if a value to write at update ``t`` is inf or NaN."""
+    for _gi, _key, _idx, fi, init, _tensor, slot in plan:
+        v = values[fi] if init is None else values[fi] * init
+        if not math.isfinite(v):
+            raise ClrdslValueError(
+                f"{slot.label}: `{slot.checked.expr}` is {v!r} at step {t}; nothing was written",
+                code="E608", expected="a finite value at every step", found=f"{v!r} at step {t}",
+                hint="the checker refuses schedules that can leave the float range; a plugin shape "
+                "without a declared range can still do it: give it a `range`",
+            )
+
+
 def _beta_error(s: Slot, t: int, v: float) -> ClrdslValueError:
     return ClrdslValueError(
         f"{s.label} must stay in [0, 1), but `{s.checked.expr}` gives {v!r} at step {t}",
@@ -365,10 +385,11 @@ def _beta_error(s: Slot, t: int, v: float) -> ClrdslValueError:
 
 
 def _entries(state: Any) -> list[dict[str, Any]]:
+    """The schedules of a saved state, after checking the whole state (E606 otherwise):
+    what ``load_state_dict`` and unpickling accept, validated before anything changes."""
     ok = isinstance(state, Mapping) and state.get("format") == FORMAT
-    if ok:
-        t = state.get("t")
-        ok = isinstance(t, int) and not isinstance(t, bool) and t >= 0 and isinstance(state.get("schedules"), list)
+    if ok and not isinstance(state.get("schedules"), list):
+        _bad_state("`schedules`: a list of entries", _found(state.get("schedules")))
     if not ok:
         found = f"keys {sorted(map(str, state))}" if isinstance(state, Mapping) else type(state).__name__
         raise ClrdslValueError(
@@ -377,7 +398,60 @@ def _entries(state: Any) -> list[dict[str, Any]]:
             hint="a torch scheduler's state (CyclicLR, OneCycleLR, ...) cannot be loaded into a clrdsl "
             "scheduler; set the step instead: sched.set_step(n)",
         )
+    t = state.get("t")
+    if isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < MAX_STEP:
+        _bad_state("`t`: an integer step in [0, 2**62) (what set_step accepts)", _found(t))
+    seen = set()
+    for i, e in enumerate(state["schedules"]):
+        where = f"schedules[{i}]"
+        if not isinstance(e, Mapping):
+            _bad_state(f"{where}: a dict with param, group, expr, bindings", _found(e))
+        for key, want, test in _ENTRY_FIELDS:
+            if key not in e:
+                _bad_state(f"{where}.{key}: {want}", f"no `{key}` (keys {sorted(map(str, e))})")
+            if not test(e[key]):
+                _bad_state(f"{where}.{key}: {want}", _found(e[key]))
+        if (e["param"], e["group"]) in seen:
+            _bad_state(f"{where}: one entry per parameter and group",
+                       f"a second entry for {e['param']} of group {e['group']}")
+        seen.add((e["param"], e["group"]))
     return state["schedules"]
+
+
+def _is_index(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _is_bindings(v: Any) -> bool:
+    return isinstance(v, Mapping) and all(
+        k in ("steps_per_epoch", "total_steps") and (b is None or (_is_index(b) and b > 0)) for k, b in v.items())
+
+
+def _is_initial(v: Any) -> bool:
+    return v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v))
+
+
+_ENTRY_FIELDS = (
+    ("param", "a hyperparameter name (str)", lambda v: isinstance(v, str)),
+    ("group", "a parameter-group index (int >= 0)", _is_index),
+    ("expr", "the expression (str)", lambda v: isinstance(v, str)),
+    ("bindings", "a dict of steps_per_epoch / total_steps (positive ints)", _is_bindings),
+    ("relative", "true or false", lambda v: isinstance(v, bool)),
+    ("initial", "the initial value (a finite number) or None", _is_initial),
+)
+
+
+def _found(v: Any) -> str:
+    r = repr(v)
+    return f"{r if len(r) <= 60 else r[:57] + '...'} ({type(v).__name__})"
+
+
+def _bad_state(expected: str, found: str) -> "NoReturn":  # noqa: F821
+    raise ClrdslValueError(
+        "not a valid clrdsl torch scheduler state (nothing was changed)", code="E606",
+        expected=expected, found=found,
+        hint="load the dict ClrdslScheduler.state_dict() wrote; to start elsewhere use sched.set_step(n)",
+    )
 
 
 def _describe(expr: str, bindings: Mapping[str, Any]) -> str:

@@ -24,6 +24,7 @@ from clrdsl import check
 from clrdsl.errors import ClrdslLimitError, ClrdslTypeError
 from clrdsl.backend import Backend, Compiled, Emits, Evaluates
 from clrdsl.emit import emit_module, load
+from clrdsl.steps import check_step
 
 from .ops import JaxOps, int_dtype
 
@@ -33,6 +34,8 @@ __version__ = "0.1.0"
 
 def _step_array(step):
     """A step (or steps) as a JAX array; host floats must be whole numbers."""
+    limit = 2**63 if np.dtype(int_dtype()) == np.int64 else 2**31
+    check_step(step, backend="jax", limit=limit)  # never a wrapped step: refused, with the fix
     host = isinstance(step, (float, np.floating, np.ndarray))
     if host and np.issubdtype(np.asarray(step).dtype, np.floating):
         arr = np.asarray(step)

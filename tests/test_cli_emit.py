@@ -390,13 +390,13 @@ def test_emitted_torch_scheduler_is_warning_free_in_any_call_order(tmp_path):
 def test_a_long_statement_is_only_broken_inside_a_call_that_spans_it():
     # `ops.maximum(...) + (...)` is longer than a line: breaking it inside the first call
     # (whose `)` is not the statement's last) once turned the sum into a tuple
-    expr = ("linear(0.1, 0.1, over=38) * scale((max(sqrt(abs(sin(x) - 0.5)), (sin(x)) - (cos(x * pi / 8)))) "
+    expr = ("constant(0.1) * scale((max(sqrt(abs(sin(x) - 0.5)), (sin(x)) - (cos(x * pi / 8)))) "
             "+ ((abs(sin(x) - 0.5)) + (exp(tanh(x / 10)))), on=iterations)")
     checked = clrdsl.check(expr)
     steps = np.arange(0, 60)
     got = clrdsl.compile(checked)(steps)
     assert got.shape == steps.shape
-    x = np.minimum(steps, 38).astype(float)
+    x = steps.astype(float)
     want = 0.1 * (np.maximum(np.sqrt(np.abs(np.sin(x) - 0.5)), np.sin(x) - np.cos(x * np.pi / 8))
                   + (np.abs(np.sin(x) - 0.5) + np.exp(np.tanh(x / 10))))
     np.testing.assert_allclose(got, want, rtol=1e-13)

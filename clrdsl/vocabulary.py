@@ -1,19 +1,21 @@
 """One vocabulary of hyperparameter names across backends.
 
 A mapping of schedules may name its hyperparameters in the common spelling or in any
-framework's own; each backend translates the name to its framework's. The table
-(also in docs/vocabulary.md):
+framework's own; the torch and JAX backends translate the name to their framework's
+(the Keras backend keeps a mapping's keys as written: Keras takes a schedule only for
+``learning_rate``, and its ``ScheduleCallback`` takes ``lr=``/``momentum=``). The
+table (also in docs/vocabulary.md):
 
-=====================  ==================  =====================  ===================
-name written           torch               optax (jax backend)    keras
-=====================  ==================  =====================  ===================
-lr, learning_rate      ``lr``              ``learning_rate``      ``learning_rate``
-momentum               ``momentum``, else  ``momentum``           ``momentum``, else
-                       ``betas[0]``                               ``beta_1`` (callback)
-beta1, b1, beta_1      ``betas[0]``        ``b1``                 ``beta_1``
-beta2, b2, beta_2      ``betas[1]``        ``b2``                 ``beta_2``
-weight_decay           ``weight_decay``    ``weight_decay``       ``weight_decay``
-=====================  ==================  =====================  ===================
+=====================  ==========================  =====================
+name written           torch                       optax (jax backend)
+=====================  ==========================  =====================
+lr, learning_rate      ``lr``                      ``learning_rate``
+momentum               ``momentum``, else          ``momentum``
+                       ``betas[0]``
+beta1, b1, beta_1      ``betas[0]``                ``b1``
+beta2, b2, beta_2      ``betas[1]``                ``b2``
+weight_decay           ``weight_decay``            ``weight_decay``
+=====================  ==========================  =====================
 
 Any other name is passed through unchanged (``eps``, ``dampening``, ...). Two names for
 the same hyperparameter in one mapping are an error.
@@ -28,11 +30,11 @@ from .errors import ClrdslTypeError
 
 # common name -> {framework: that framework's name}
 _TABLE = {
-    "lr": {"torch": "lr", "optax": "learning_rate", "keras": "learning_rate"},
-    "momentum": {"torch": "momentum", "optax": "momentum", "keras": "momentum"},
-    "beta1": {"torch": "beta1", "optax": "b1", "keras": "beta_1"},
-    "beta2": {"torch": "beta2", "optax": "b2", "keras": "beta_2"},
-    "weight_decay": {"torch": "weight_decay", "optax": "weight_decay", "keras": "weight_decay"},
+    "lr": {"torch": "lr", "optax": "learning_rate"},
+    "momentum": {"torch": "momentum", "optax": "momentum"},
+    "beta1": {"torch": "beta1", "optax": "b1"},
+    "beta2": {"torch": "beta2", "optax": "b2"},
+    "weight_decay": {"torch": "weight_decay", "optax": "weight_decay"},
 }
 ALIASES = {
     "lr": "lr", "learning_rate": "lr",
@@ -41,7 +43,7 @@ ALIASES = {
     "beta2": "beta2", "b2": "beta2", "beta_2": "beta2",
     "weight_decay": "weight_decay",
 }
-FRAMEWORKS = ("torch", "optax", "keras")
+FRAMEWORKS = ("torch", "optax")
 
 
 def common(name: Any) -> Any:

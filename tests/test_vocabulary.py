@@ -68,9 +68,9 @@ def test_optax_gets_its_own_names():
     assert float(hp["b1"]) == pytest.approx(clrdsl.compile(MOM)(1), rel=1e-6)
 
 
-def test_keras_gets_its_own_names():
+def test_keras_keeps_the_keys_as_written():
     keras = pytest.importorskip("keras")
-    d = clrdsl.compile({"lr": LR}, backend="keras")
-    assert set(d) == {"learning_rate"}
-    opt = keras.optimizers.SGD(**d)  # the real Keras optimizer takes it as it is
+    d = clrdsl.compile({"learning_rate": LR, "lr": LR}, backend="keras")
+    assert set(d) == {"learning_rate", "lr"}
+    opt = keras.optimizers.SGD(learning_rate=d["learning_rate"])  # the real Keras optimizer
     assert float(opt.learning_rate) == pytest.approx(clrdsl.compile(LR)(0), rel=1e-6)

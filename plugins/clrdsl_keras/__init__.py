@@ -42,10 +42,8 @@ class KerasBackend:
         if options:
             raise TypeError(f"the keras backend takes no options (got {', '.join(options)}); "
                             "bind units with steps_per_epoch= and total_steps=")
-        if isinstance(checked, Mapping):  # lr, b1, ... in Keras's spelling: clrdsl.vocabulary
-            from clrdsl.vocabulary import translate
-
-            return {k: self.compile(v) for k, v in translate(checked, "keras").items()}
+        if isinstance(checked, Mapping):
+            return {k: self.compile(v) for k, v in checked.items()}
         from .schedule import Schedule
 
         return Schedule(checked)

@@ -11,7 +11,10 @@
   that is not there a ``KeyError`` naming the keys that are (exit 2).
 - **Through OmegaConf when it is installed**, so ``${...}`` interpolations resolve and
   ``${clrdsl:...}`` values (:mod:`clrdsl.integrations.omegaconf`) are checked as the
-  config is read. Without OmegaConf the strings are read as written.
+  config is read. Only what is read is resolved: the key's subtree and the binding keys
+  of its enclosing mappings (an interpolation elsewhere, such as a ``${hydra:...}`` or
+  ``${oc.env:...}`` that means something only at run time, is left alone). Without
+  OmegaConf the strings are read as written.
 - **A key may name a mapping**: every schedule string under it is read, each named by
   its dotted key path (:func:`read_config_entries`).
 - **Bindings are read beside the schedule**: a ``steps_per_epoch`` or ``total_steps``
@@ -79,31 +82,95 @@ def read_config_entries(path: str, key: str | None, *, allow_mapping: bool = Tru
         return [Entry(raw, path, "")]
     data = _parse(raw, path, fmt)
     _measure(data, path)
-    data = _resolve(data, path)
-    node, parents = data, [data]
+    root = _omegaconf_root(data)
+    node, parents = (data if root is None else root), []
     walked: list[str] = []
     for part in key.split(".") if key else []:
         walked.append(part)
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            have = ", ".join(map(str, node)) if isinstance(node, dict) else type(node).__name__
-            raise KeyError(f"{path}: no key `{'.'.join(walked)}` (available here: {have})")
         parents.append(node)
+        node = _child(node, part, walked, path)
+    node = _plain(node, path, key)
     prefix = key or ""
+    chain = [_bindings_of(p, path) for p in parents]
     if isinstance(node, str):
-        return [Entry(node, f"{path}:{key}" if key else path, prefix, _near(parents[:-1]))]
+        return [Entry(node, f"{path}:{key}" if key else path, prefix, _near(chain))]
     if allow_mapping and isinstance(node, (dict, list)):
         out: list[Entry] = []
-        _collect(node, prefix, parents, path, out)
+        _collect(node, prefix, [*chain, node], path, out)
         if out:
             return out
         raise ValueError(f"{path}{':' + key if key else ''} holds no schedule strings")
     what = "a mapping" if isinstance(node, dict) else type(node).__name__
     raise ValueError(f"{path}{':' + key if key else ''} is not a string (found {what}); "
                      "point --key at the schedule expression")
+
+
+def _child(node: Any, part: str, walked: list[str], path: str) -> Any:
+    """``node[part]`` of a plain container or an OmegaConf one (resolving only that value)."""
+    keys = list(node.keys()) if hasattr(node, "keys") else None
+    if keys is not None and part in keys:
+        return _guard(lambda: node[part], path, ".".join(walked))
+    if keys is None and (isinstance(node, (list, tuple)) or type(node).__name__ == "ListConfig"):
+        if part.isdigit() and int(part) < len(node):
+            return _guard(lambda: node[int(part)], path, ".".join(walked))
+    have = ", ".join(map(str, keys)) if keys is not None else type(node).__name__
+    raise KeyError(f"{path}: no key `{'.'.join(walked)}` (available here: {have})")
+
+
+def _plain(node: Any, path: str, key: str | None) -> Any:
+    """An OmegaConf container as plain data, resolving only this subtree."""
+    if type(node).__module__.startswith("omegaconf"):
+        from omegaconf import OmegaConf
+
+        return _guard(lambda: OmegaConf.to_container(node, resolve=True), path, key or "")
+    return node
+
+
+def _bindings_of(node: Any, path: str) -> dict[str, Any]:
+    """The binding keys of one enclosing mapping (resolved one by one)."""
+    if not hasattr(node, "keys"):
+        return {}
+    return {b: _guard(lambda b=b: node[b], path, b) for b in BINDINGS if b in node.keys()}
+
+
+def _omegaconf_root(data: Any) -> Any:
+    """The config as an OmegaConf container when it has interpolations and OmegaConf is
+    installed (values then resolve as they are read), else None."""
+    if not isinstance(data, (dict, list)) or not _has_interpolation(data):
+        return None
+    try:
+        from omegaconf import OmegaConf
+    except ImportError:
+        return None
+    from .integrations.omegaconf import register_resolver
+
+    if not OmegaConf.has_resolver("clrdsl"):
+        register_resolver()
+    # Hydra's own keys mean something only inside a Hydra run
+    return OmegaConf.create(_without_hydra(data))
+
+
+def _guard(get: Any, path: str, key: str) -> Any:
+    """Run an OmegaConf read; its errors become the clrdsl diagnostic inside, or E903."""
+    from .errors import ClrdslError
+
+    try:
+        return get()
+    except (KeyError, IndexError):
+        raise
+    except ClrdslError:
+        raise
+    except Exception as exc:
+        if not type(exc).__module__.startswith("omegaconf"):
+            raise
+        inner = _cause(exc, ClrdslError)
+        if inner is not None:
+            raise inner from None
+        full = getattr(exc, "full_key", None) or key
+        raise ConfigError(f"{path}: the interpolation at `{full}` cannot be resolved" if full else
+                          f"{path}: an interpolation cannot be resolved", code="E903",
+                          expected="interpolations that resolve (${other.key}, ${clrdsl:'...'})",
+                          found=str(exc).split("\n")[0][:200]) from None
 
 
 def _collect(node: Any, prefix: str, parents: list[Any], path: str, out: list[Entry]) -> None:
@@ -213,34 +280,6 @@ def _measure(data: Any, path: str) -> None:
             stack.extend((v, depth + 1) for v in node.values())
         elif isinstance(node, list):
             stack.extend((v, depth + 1) for v in node)
-
-
-def _resolve(data: Any, path: str) -> Any:
-    """Resolve OmegaConf interpolations (and ``${clrdsl:...}``) when OmegaConf is installed."""
-    if not isinstance(data, (dict, list)) or not _has_interpolation(data):
-        return data
-    try:
-        from omegaconf import OmegaConf
-    except ImportError:
-        return data
-    from .errors import ClrdslError
-    from .integrations.omegaconf import register_resolver
-
-    if not OmegaConf.has_resolver("clrdsl"):
-        register_resolver()
-    try:
-        # Hydra's own resolvers (${hydra:...}, ${now:...}) have no meaning outside a run
-        cfg = OmegaConf.create(_without_hydra(data))
-        return OmegaConf.to_container(cfg, resolve=True)
-    except Exception as exc:  # OmegaConf's errors: find the clrdsl diagnostic inside, if any
-        inner = _cause(exc, ClrdslError)
-        if inner is not None:
-            raise inner from None
-        key = getattr(exc, "full_key", None) or ""
-        raise ConfigError(f"{path}: the interpolation at `{key}` cannot be resolved" if key else
-                          f"{path}: an interpolation cannot be resolved", code="E903",
-                          expected="interpolations that resolve (${other.key}, ${clrdsl:'...'})",
-                          found=str(exc).split("\n")[0][:200]) from None
 
 
 def _has_interpolation(node: Any) -> bool:

@@ -193,3 +193,20 @@ def test_tomli_is_a_runtime_dependency_below_python_3_11():
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert any(d.replace(" ", "").startswith("tomli") and "python_version<'3.11'" in d.replace(" ", "")
                for d in deps)
+
+
+def test_only_what_is_read_is_resolved(tmp_path):
+    pytest.importorskip("omegaconf")
+    cfg = tmp_path / "conf.yaml"
+    # run-time interpolations elsewhere in the file (Hydra's, an unset variable) are left alone
+    cfg.write_text("paths:\n  out: ${hydra:runtime.output_dir}\n  home: ${oc.env:CLRDSL_NO_SUCH_VAR}\n"
+                   "data:\n  steps_per_epoch: 20\n"
+                   "optim:\n  steps_per_epoch: ${data.steps_per_epoch}\n  lr: ${base}\n"
+                   "base: 'cosine(0.1, 0, over=2ep)'\n")
+    r = run("check", "-f", cfg, "--key", "optim")
+    assert r.exit_code == 0, r.output
+    assert r.stdout == "optim.lr: cosine(0.1, 0, over=2ep)\n"
+    r = run("explain", "-f", cfg, "--key", "optim.lr")
+    assert r.exit_code == 0 and "40" in r.stdout  # 2ep with steps_per_epoch=20
+    r = run("check", "-f", cfg, "--key", "paths.home")
+    assert r.exit_code == 1 and "E903" in r.stderr and "paths.home" in r.stderr

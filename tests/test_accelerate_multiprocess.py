@@ -74,6 +74,12 @@ def _worker(rank, port, out_dir):
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
                       WORLD_SIZE=str(WORLD))
     torch.set_num_threads(1)
+    # a forked rank inherits accelerate's process-wide state from this pytest worker (an
+    # HF Trainer test may have set it up for one process): start from a clean one
+    from accelerate.state import AcceleratorState, GradientState
+
+    AcceleratorState._reset_state(reset_partial_state=True)
+    GradientState._reset_state()
     out = {}
     for mode in MODES:
         state = os.path.join(out_dir, mode)

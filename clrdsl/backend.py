@@ -118,3 +118,19 @@ class Compiled:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.expr!r})"
+
+    # IPython's display protocol: a plot in notebooks, text elsewhere (see clrdsl.display)
+    def _repr_png_(self) -> bytes | None:
+        from .display import png
+
+        return png(self)
+
+    def _repr_html_(self) -> str:
+        from .display import to_html
+
+        return to_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        from .display import pretty
+
+        pretty(self, p, cycle)

@@ -40,6 +40,8 @@ def read_expression(expr: str | None, file: str | None, key: str | None) -> tupl
         read_text_file(file)  # exists, is a file, readable, UTF-8, within MAX_FILE_BYTES
         try:
             return read_config_value(file, key)
+        except ClrdslError as err:  # the file does not parse, or breaks a limit: exit 1
+            fail(err)
         except (OSError, KeyError, ValueError, RecursionError) as exc:
             raise click.UsageError(_esc(str(exc) if not isinstance(exc, RecursionError)
                                         else f"{file}: nested too deeply to read")) from None
@@ -88,6 +90,52 @@ def read_text_file(path: str) -> str:
     except OSError as exc:
         raise click.UsageError(f"cannot read {_esc(path)}: {exc.strerror or exc}") from None
     return _decode(data, path)
+
+
+def config_bindings(file, key, steps_per_epoch, total_steps) -> tuple:
+    """The bindings given on the command line, else those written beside the schedule
+    in the config (``steps_per_epoch`` / ``total_steps``; see clrdsl.config)."""
+    if file is None or (steps_per_epoch is not None and total_steps is not None):
+        return steps_per_epoch, total_steps
+    from .config import bindings_near
+
+    try:
+        near = bindings_near(file, key)
+    except (OSError, KeyError, ValueError):  # reported by read_expression
+        return steps_per_epoch, total_steps
+    return (steps_per_epoch if steps_per_epoch is not None else near.get("steps_per_epoch"),
+            total_steps if total_steps is not None else near.get("total_steps"))
+
+
+def _check_config_entries(file, key, steps_per_epoch, total_steps, lint, strict, fmt) -> None:
+    """`check -f FILE --key K` where K may hold a mapping: check every schedule string
+    under it, each named by its key path; print `key: canonical` lines; exit 1 if any fails."""
+    from .api import check as do_check
+    from .config import read_config_entries
+
+    try:
+        entries = read_config_entries(file, key)
+    except ClrdslError as err:
+        fail(err, fmt)
+    except (OSError, KeyError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    single = len(entries) == 1 and entries[0].key == (key or "")
+    failed = []
+    for e in entries:
+        spe = steps_per_epoch if steps_per_epoch is not None else e.bindings.get("steps_per_epoch")
+        tot = total_steps if total_steps is not None else e.bindings.get("total_steps")
+        try:
+            checked = do_check(e.text, steps_per_epoch=spe, total_steps=tot, name=e.name)
+        except ClrdslError as err:
+            failed.append(err)
+            continue
+        if lint or strict:
+            _report_lints(e.text, e.name, spe, tot, strict, fmt)
+        click.echo(checked.expr if single else f"{e.key}: {checked.expr}")
+    for err in failed[:-1]:
+        click.echo(err.to_json_str() if fmt == "json" else err.render(color=_color(sys.stderr)), err=True)
+    if failed:
+        fail(failed[-1], fmt)
 
 
 expr_argument = click.argument("expr", required=False)
@@ -200,6 +248,9 @@ def check(expr, file, key, steps_per_epoch, total_steps, lint, strict, fmt):
     """
     from .api import check as do_check
 
+    if file is not None and expr is None:  # a key may name a mapping of schedules
+        _check_config_entries(file, key, steps_per_epoch, total_steps, lint, strict, fmt)
+        return
     text, name = read_expression(expr, file, key)
     try:
         checked = do_check(text, steps_per_epoch=steps_per_epoch, total_steps=total_steps, name=name)
@@ -375,6 +426,7 @@ def compile_cmd(expr, file, key, backend, output, steps_per_epoch, total_steps, 
       clrdsl compile "warmup_cosine(0.1, warmup=500, decay=9500)" --format json
     """
     text, name = read_expression(expr, file, key)
+    steps_per_epoch, total_steps = config_bindings(file, key, steps_per_epoch, total_steps)
     checked = _checked(text, name, steps_per_epoch, total_steps, "json" if fmt == "json" else "text")
     if fmt == "json":
         _write(output, json.dumps(checked.to_json(), indent=2) + "\n")
@@ -510,6 +562,7 @@ def eval_cmd(expr, file, key, steps_text, backend, steps_per_epoch, total_steps,
       clrdsl eval -f conf.toml --key optim.lr --total-steps 10000 --steps 0:10000:1000 -b torch
     """
     text, name = read_expression(expr, file, key)
+    steps_per_epoch, total_steps = config_bindings(file, key, steps_per_epoch, total_steps)
     checked = _checked(text, name, steps_per_epoch, total_steps, "json" if fmt == "json" else "text")
     steps = parse_steps(steps_text) if steps_text else _default_steps(checked)
     try:
@@ -564,6 +617,9 @@ def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, yl
             raise click.UsageError("give expressions or -f FILE, not both")
         for k in keys or (None,):
             sources.append(read_expression(None, file, k))
+        if len(sources) == 1:
+            steps_per_epoch, total_steps = config_bindings(file, keys[0] if keys else None, steps_per_epoch,
+                                                           total_steps)
     else:
         if keys:
             raise click.UsageError("--key needs -f FILE")
@@ -625,6 +681,7 @@ def explain(expr, file, key, steps_per_epoch, total_steps, strict, fmt):
     from .explain import explain as do_explain, lint_error
 
     text, name = read_expression(expr, file, key)
+    steps_per_epoch, total_steps = config_bindings(file, key, steps_per_epoch, total_steps)
     try:
         ex = do_explain(text, steps_per_epoch=steps_per_epoch, total_steps=total_steps, name=name)
     except ClrdslError as err:
@@ -660,6 +717,7 @@ def lint_cmd(expr, file, key, steps_per_epoch, total_steps, strict, fmt):
     from .explain import lint as do_lint, lint_error, render_lints
 
     text, name = read_expression(expr, file, key)
+    steps_per_epoch, total_steps = config_bindings(file, key, steps_per_epoch, total_steps)
     try:
         lints = do_lint(text, steps_per_epoch=steps_per_epoch, total_steps=total_steps, name=name)
     except ClrdslError as err:

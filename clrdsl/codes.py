@@ -5,7 +5,8 @@ here and that the page is up to date. (Parameter kinds have their catalogue in
 :data:`clrdsl.functions.KINDS`.)
 
 Ranges: E0xx syntax, E1xx names and arguments, E2xx types, E3xx values and limits of
-the language, E5xx plugins and code generation, E6xx backends, E7xx the range test;
+the language, E5xx plugins and code generation, E6xx backends, E7xx the range test, E8xx trainer integrations, E9xx the command line and
+config files;
 Wxxx lints.
 """
 
@@ -80,6 +81,8 @@ ERRORS: dict[str, str] = {
     "E606": "torch: not a clrdsl scheduler state",
     "E607": "torch: a step that is not a whole number in [0, 2^62)",
     "E608": "torch: a value to write that is not finite (nothing is written)",
+    "E609": "torch: the scheduler put inside torch's SequentialLR or ChainedScheduler (the hint "
+            "spells the expression)",
     "E610": "keras: an option the keras backend does not take",
     "E611": "keras: the callback cannot set this optimizer's learning rate",
     "E612": "keras: the optimizer has no momentum to schedule",
@@ -90,6 +93,7 @@ ERRORS: dict[str, str] = {
     "E622": "jax: an option the jax backend does not take",
     "E630": "a step beyond what the backend can count (2^63, or 2^31 on JAX without x64)",
     "E631": "a step that is not a whole number",
+    "E632": "two names for one hyperparameter in a mapping (`lr` and `learning_rate`)",
     "E701": "range test: an unknown suggestion rule",
     "E702": "range test: an invalid window of the curve",
     "E703": "range test: too few points to suggest bounds",
@@ -99,7 +103,12 @@ ERRORS: dict[str, str] = {
     "E707": "range test: an unknown policy",
     "E708": "range test: a model of no backend with the range-test capability",
     "E709": "range test: data that yields no batches",
+    "E801": "HF Trainer: lr_scheduler_kwargs with another key beside `clrdsl`, or not a schedule",
+    "E802": "HF Trainer: a warmup set in TrainingArguments beside a clrdsl schedule (write it in the schedule)",
     "E900": "the command line: an internal error, reported as one line instead of a traceback",
+    "E901": "a config file that does not parse (file, line and column) or is not UTF-8",
+    "E902": "a config file past the reading bounds (size, depth, values, aliases)",
+    "E903": "a config interpolation that cannot be resolved",
 }
 
 LINTS: dict[str, str] = {
@@ -135,7 +144,7 @@ def markdown() -> str:
         "text it is about), what was expected and what was found; lints are warnings that",
         "`--strict` turns into errors. E0xx syntax, E1xx names and arguments, E2xx types,",
         "E3xx values and limits, E5xx plugins and code generation, E6xx backends, E7xx the",
-        "range test.",
+        "range test, E8xx trainer integrations, E9xx the command line and config files.",
         "",
         "| code | meaning |",
         "|---|---|",

@@ -17,7 +17,7 @@ SOURCES = [p for d in ("clrdsl", "plugins", "apps") if (ROOT / d).is_dir() for p
 def raised_codes() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for p in SOURCES:
-        for m in re.finditer(r'\bcode(?:\s*:\s*str)?\s*=\s*"([EW]\d{3})"|error\[([EW]\d{3})\]',
+        for m in re.finditer(r'\b(?:code|CODE)(?:\s*:\s*str)?\s*=\s*"([EW]\d{3})"|error\[([EW]\d{3})\]',
                              p.read_text(encoding="utf-8")):
             found.setdefault(m.group(1) or m.group(2), []).append(str(p.relative_to(ROOT)))
     return found

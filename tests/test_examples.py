@@ -80,3 +80,50 @@ def test_hydra_app(tmp_path):
     rep = run([str(EXAMPLES / "hydra_app" / "train.py"), "--quick", f'scheduler.expr="{expr}"'], tmp_path)
     assert float(rep["lr"]) == pytest.approx(reference(expr, rep), rel=1e-12)
     assert not any(tmp_path.iterdir())  # no outputs/ or .hydra/ left behind
+
+
+# -- the integrations: each example checks the rates it used itself (exit 1 on a mismatch) --------
+
+
+def _checked(rep):
+    assert rep["checked"] == "ok", rep
+    assert int(rep["updates"]) > 0
+
+
+def test_hf_trainer(tmp_path):
+    pytest.importorskip("transformers")
+    pytest.importorskip("accelerate")
+    expr = "linear(0, 0.03, over=25%) >> cosine(0.03, 0, over=75%)"
+    rep = run([str(EXAMPLES / "hf_trainer.py"), "--quick", "--lr_scheduler_kwargs", f'{{"clrdsl": "{expr}"}}'],
+              tmp_path)
+    _checked(rep)
+    assert float(rep["lr"]) == reference(expr, rep)
+
+
+def test_lightning_cli(tmp_path):
+    pytest.importorskip("lightning")
+    pytest.importorskip("jsonargparse")
+    expr = "onecycle(0.05, total=100%)"
+    rep = run([str(EXAMPLES / "lightning_cli" / "train.py"), "--quick", "--lr_scheduler.init_args.schedule", expr],
+              tmp_path)
+    _checked(rep)
+    assert int(rep["total_steps"]) == int(rep["updates"])  # 100% is the Trainer's estimated stepping batches
+    assert float(rep["lr"]) == reference(expr, rep)
+
+
+def test_timm_loop(tmp_path):
+    pytest.importorskip("torch")
+    expr = "linear(0, 0.02, over=1ep) >> exponential(0.02, 0.0002, over=100% - 1ep)"
+    rep = run([str(EXAMPLES / "timm_loop.py"), "--quick", "--schedule", expr], tmp_path)
+    _checked(rep)
+    assert float(rep["lr"]) == reference(expr, rep)  # the last group has lr_scale 1
+
+
+@pytest.mark.parametrize("split", [False, True])
+def test_accelerate_loop(tmp_path, split):
+    pytest.importorskip("accelerate")
+    expr = "cosine(0.02, 0.001, over=100%)"
+    rep = run([str(EXAMPLES / "accelerate_loop.py"), "--quick", "--schedule", expr]
+              + (["--split-batches"] if split else []), tmp_path)
+    _checked(rep)
+    assert float(rep["lr"]) == reference(expr, rep)

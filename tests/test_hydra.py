@@ -184,3 +184,12 @@ def test_resolver_inside_hydra_instantiate_fails_at_resolution():
         hydra_utils.instantiate(cfg.scheduler)
     shown = "".join(traceback.format_exception(info.value))
     assert "error[" in shown and "^" in shown and "<scheduler.expr>" in shown
+
+
+def test_new_modules_import_no_framework():
+    code = ("import sys, clrdsl, clrdsl.integrations.hf, clrdsl.integrations.timm, clrdsl.config, "
+            "clrdsl.display, clrdsl.vocabulary, clrdsl.precommit; "
+            "print(sorted(m for m in ('omegaconf', 'hydra', 'torch', 'jax', 'tensorflow', 'keras', 'transformers', "
+            "'lightning', 'timm', 'accelerate', 'matplotlib', 'IPython', 'yaml') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -155,10 +155,20 @@ class ClrdslScheduler(LRScheduler):
 
     @last_epoch.setter
     def last_epoch(self, value: int) -> None:
+        if isinstance(value, int) and value < 0:  # torch's SequentialLR rewinding it: see combinators.py
+            from .combinators import in_sequential, sequential_error
+
+            if (seq := in_sequential()) is not None:
+                raise sequential_error(self, seq)
         self.set_step(value)
 
     def step(self, epoch: int | None = None) -> None:
         """Advance one optimizer update (``step(n)`` is :meth:`set_step`)."""
+        if self._t == 0 and epoch is None:  # a first step from torch's ChainedScheduler? see combinators.py
+            from .combinators import chain_error, in_chain
+
+            if (chain := in_chain()) is not None:
+                raise chain_error(self, chain)
         if epoch is not None:
             self.set_step(epoch)
             return

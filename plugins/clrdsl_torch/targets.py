@@ -26,6 +26,7 @@ import torch
 
 from clrdsl.errors import ClrdslTypeError, suggestion_hint
 from clrdsl.model import CheckedSchedule
+from clrdsl.vocabulary import native, translate
 
 # Group keys that are bookkeeping, not hyperparameters.
 _NOT_HPARAMS = {"params", "param_names", "name", "initial_lr"}
@@ -127,8 +128,10 @@ def resolve(spec: Any, optimizer: torch.optim.Optimizer,
         per_param: dict[str, Any] = {"lr": spec}
     elif spec and _is_group_mapping(spec, names, opt_hparams):
         per_param = {"lr": spec}
-    else:
-        per_param = dict(spec)
+    else:  # names in any backend's spelling (learning_rate, b1, beta_1, ...): clrdsl.vocabulary
+        per_param = translate(spec, "torch")
+        if relative not in (True, False, None):
+            relative = [native(r, "torch") for r in ([relative] if isinstance(relative, str) else relative)]
     if not per_param:
         raise ClrdslTypeError("no schedule given", code="E602",
                               expected="an expression, or a mapping {hyperparameter: expression}",

@@ -114,6 +114,10 @@ class JaxBackend(Backend, Emits, Evaluates):
                 found=", ".join(f"{k}=" for k in options),
                 hint="optax takes the schedule itself: optax.sgd(learning_rate=schedule)",
             )
+        if isinstance(checked, Mapping):  # lr, beta1, ... in optax's spelling: clrdsl.vocabulary
+            from clrdsl.vocabulary import translate
+
+            checked = translate(checked, "optax")
         return _compile_tree(checked)
 
     @property

@@ -58,7 +58,64 @@ format_option = click.option("--format", "fmt", type=click.Choice(["text", "json
                              show_default=True, help="how diagnostics are printed")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+COMMANDS = "clrdsl.commands"
+# Commands of applications the project documents, and how to get them.
+KNOWN_COMMANDS = {"demo": "the demo app (apps/demo): pip install -e ./apps/demo, in a clone",
+                  "range-test": "the demo app (apps/demo): pip install -e ./apps/demo, in a clone"}
+
+
+class MissingDependency(click.ClickException):
+    """A command needs a package that is not installed: exit 2, with how to install it."""
+
+    exit_code = 2
+
+
+def require(*modules: str, hint: str | None = None) -> None:
+    """Exit 2 with an install hint unless every module is importable (for command plugins)."""
+    import importlib.util
+
+    from .registry import install_hint
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        hints = [hint] if hint else [h for h in dict.fromkeys(install_hint(m) for m in missing) if h]
+        raise MissingDependency(f"this command needs {', '.join(missing)}, which is not installed"
+                                + "".join(f"\n  help: {h}" for h in hints))
+
+
+class Commands(click.Group):
+    """The built-in commands, and those other distributions add through the
+    ``clrdsl.commands`` entry-point group (``name = "module:click_command"``), each
+    imported only when it runs or its help is shown."""
+
+    def _plugin_commands(self) -> dict:
+        from importlib.metadata import entry_points
+
+        return {ep.name: ep for ep in entry_points(group=COMMANDS) if ep.name not in self.commands}
+
+    def list_commands(self, ctx):
+        return sorted(set(self.commands) | set(self._plugin_commands()))
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        ep = self._plugin_commands().get(cmd_name)
+        if ep is None:
+            if cmd_name in KNOWN_COMMANDS:
+                raise MissingDependency(f"`clrdsl {cmd_name}` comes with {KNOWN_COMMANDS[cmd_name]}")
+            return None
+        try:
+            cmd = ep.load()
+        except Exception as exc:  # a broken command plugin must not break the others
+            dist = ep.dist.name if getattr(ep, "dist", None) is not None else "its distribution"
+            raise click.ClickException(f"the command `{cmd_name}` ({ep.value}, from {dist}) failed to load: "
+                                       f"{type(exc).__name__}: {exc}") from None
+        if not isinstance(cmd, click.Command):
+            raise click.ClickException(f"the command `{cmd_name}` ({ep.value}) is not a click command")
+        return cmd
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="clrdsl")
 def main() -> None:
     """clrdsl — one language for training schedules.
@@ -457,7 +514,7 @@ def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, yl
     try:
         save(all_series, output, log=log, steps_per_epoch=steps_per_epoch, ylabel=ylabel, title=title)
     except ImportError:
-        raise click.UsageError('writing a figure needs matplotlib: pip install "clrdsl[plot]"') from None
+        raise MissingDependency('writing a figure needs matplotlib\n  help: pip install "clrdsl[plot]"') from None
     click.echo(f"wrote {output}", err=True)
 
 
@@ -543,12 +600,6 @@ def lint_cmd(expr, file, key, steps_per_epoch, total_steps, strict, fmt):
         click.echo(render_lints(lints, Source(text, name), color=_color(sys.stdout)))
     else:
         click.echo("no warnings")
-
-
-from .cli_demo import demo, range_test_cmd  # noqa: E402  (the demo commands; heavy imports stay lazy)
-
-main.add_command(demo)
-main.add_command(range_test_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,8 @@
 """``clrdsl demo`` and ``clrdsl range-test``: the offline demo on MNIST-1D.
 
-Both need the ``demo`` extra (torch, matplotlib, tqdm; ``--framework keras`` needs
-Keras). They import it only when run, so ``clrdsl --help`` stays fast.
+The demo distribution registers both in the ``clrdsl.commands`` entry-point group; the
+``clrdsl`` command line imports this module only when one of them runs. They import
+torch, matplotlib and tqdm (or Keras) only then, so ``clrdsl --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -11,15 +12,8 @@ import sys
 
 import click
 
-from .errors import ClrdslError
-
-
-def _need(*modules: str) -> None:
-    import importlib.util
-
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        raise click.ClickException(f"this command needs {', '.join(missing)}: pip install 'clrdsl[demo]'")
+from clrdsl.cli import fail, require
+from clrdsl.errors import ClrdslError
 
 
 @click.command()
@@ -44,10 +38,10 @@ def demo(quick, out_dir, seeds, epochs, rule, workers, progress):
       clrdsl demo
       clrdsl demo --quick --out demo-out
     """
-    _need("torch", "matplotlib", "tqdm")
+    require("torch", "matplotlib", "tqdm")
     from dataclasses import replace
 
-    from clrdsl_demo import experiment, table
+    from . import experiment, table
 
     cfg = experiment.QUICK if quick else experiment.DEFAULT
     changes = {"workers": workers}
@@ -95,10 +89,10 @@ def range_test_cmd(framework, start, end, steps, mode, rule, policy, epochs_per_
       clrdsl range-test --mode linear --start 0.001 --end 1 --steps 300 --policy exp_range
       clrdsl range-test --framework keras
     """
-    _need(*(("torch",) if framework == "torch" else ("keras",)), "matplotlib")
-    from clrdsl_demo import experiment
+    require(*(("torch",) if framework == "torch" else ("keras",)), "matplotlib", "tqdm")
+    from clrdsl.api import check
 
-    from .api import check
+    from . import experiment
 
     data, val = experiment.load_data()
     runner = experiment.torch_range_test if framework == "torch" else experiment.keras_range_test
@@ -109,8 +103,6 @@ def range_test_cmd(framework, start, end, steps, mode, rule, policy, epochs_per_
         expr = result.expression(policy, epochs_per_half_cycle, units="epochs", epochs=epochs)
         checked = check(expr, steps_per_epoch=result.steps_per_epoch)
     except ClrdslError as err:
-        from .cli import fail
-
         fail(err)
     click.echo(f"\n{checked.expr}\n  (`ep` = {result.steps_per_epoch} updates: compile with "
                f"steps_per_epoch={result.steps_per_epoch})")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import NoReturn
 
 import click
 
@@ -20,7 +21,7 @@ def _color(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in __import__("os").environ
 
 
-def fail(err: ClrdslError, fmt: str = "text") -> "NoReturn":  # noqa: F821
+def fail(err: ClrdslError, fmt: str = "text") -> NoReturn:
     """Print a clrdsl error (text with carets, or JSON) and exit 1."""
     if fmt == "json":
         click.echo(err.to_json_str(), err=True)
@@ -348,6 +349,7 @@ def parse_steps(text: str) -> range:
         nums = [int(p.replace("_", "")) if p.strip() else None for p in parts]
     except ValueError:
         raise click.BadParameter(f"`{text}` is not START:STOP[:STRIDE] (whole numbers of steps)") from None
+    stop: int | None
     if len(nums) == 1 and nums[0] is not None:
         start, stop, stride = 0, nums[0], 1
     elif len(nums) in (2, 3):
@@ -475,7 +477,7 @@ def eval_cmd(expr, file, key, steps_text, backend, steps_per_epoch, total_steps,
 @click.option("--height", type=click.IntRange(min=4), default=16, show_default=True,
               help="terminal plot height in characters")
 def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, ylabel, title, width, height):
-    """Plot one or more schedules (overlaid, with a legend).
+    """Plot one or more schedules (overlaid, with a legend; several config keys: a panel each).
 
     Phase boundaries are dashed, cycle boundaries dotted; with --steps-per-epoch
     the figure has an epoch axis too. Values come from the compiled NumPy object.
@@ -489,16 +491,20 @@ def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, yl
     from .plot import FORMATS, default_steps, save, series, terminal
 
     sources: list[tuple[str, str]] = []
+    group_of: list[str | None]
     if file is not None:
         if exprs:
             raise click.UsageError("give expressions or -f FILE, not both")
         for k in keys or (None,):
             sources.append(read_expression(None, file, k))
+        # several keys are several hyperparameters: each its own panel, labelled by its key
+        group_of = list(keys) if len(keys) > 1 else [None] * len(sources)
     else:
         if keys:
             raise click.UsageError("--key needs -f FILE")
         for e in exprs:
             sources.append(read_expression(e, None, None))
+        group_of = [None] * len(sources)
     if not sources:
         raise click.UsageError("missing expression (or -f FILE --key ...)")
     if output is not None and not output.lower().endswith(FORMATS):
@@ -506,7 +512,7 @@ def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, yl
                                  param_hint="'-o' / '--output'")
     checked = [_checked(text, name, steps_per_epoch, total_steps) for text, name in sources]
     n = steps or default_steps(checked)
-    all_series = [series(c, n) for c in checked]
+    all_series = [series(c, n, label=g, group=g) for c, g in zip(checked, group_of)]
     if output is None:
         click.echo(terminal(all_series, width=width, height=height, log=log, color=_color(sys.stdout),
                             steps_per_epoch=steps_per_epoch))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
 
 def read_config_value(path: str, key: str | None) -> tuple[str, str]:
@@ -22,9 +23,9 @@ def read_config_value(path: str, key: str | None) -> tuple[str, str]:
             raise ValueError('reading YAML needs PyYAML: pip install "clrdsl[config]"') from None
         data = yaml.safe_load(raw)
     elif ext == ".toml":
-        try:
+        if sys.version_info >= (3, 11):
             import tomllib
-        except ImportError:  # pragma: no cover - Python 3.10
+        else:  # pragma: no cover - Python 3.10
             import tomli as tomllib
         data = tomllib.loads(raw)
     elif ext == ".json":

@@ -190,7 +190,7 @@ class RangeTestResult:
         def dur(ep: float) -> str:
             if units == "epochs":
                 return f"{_num(ep)}ep"
-            return str(max(1, int(round(ep * spe))))
+            return str(max(1, int(round(ep * (spe or 0)))))  # spe is set whenever units == "steps"
 
         if policy == "onecycle":
             args = [_num(top)] + ([f"total={dur(epochs)}"] if epochs else []) + [f"div={_num(top / base)}"]

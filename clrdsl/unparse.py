@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import fields
+from typing import Any
 
 from . import syntax as S
 from .errors import Span
@@ -106,7 +107,7 @@ def to_json(node, spans: bool = False):
         if isinstance(node, float) and math.isinf(node):
             return "inf"
         return node
-    out = {"node": type(node).__name__}
+    out: dict[str, Any] = {"node": type(node).__name__}
     for f in fields(node):
         v = getattr(node, f.name)
         if f.name in _SPAN_FIELDS:

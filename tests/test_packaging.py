@@ -95,7 +95,7 @@ def test_core_wheel_holds_the_backends_typed_and_no_demo(core):
     names = z.namelist()
     top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert top == CORE_PACKAGES
-    assert "clrdsl/py.typed" in names
+    assert {f"{p}/py.typed" for p in CORE_PACKAGES} <= set(names)
     assert "clrdsl/integrations/hydra.py" in names and "clrdsl/_grammar/clrdsl.lark" in names
     (eps,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = z.read(eps).decode()

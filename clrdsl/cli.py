@@ -194,15 +194,14 @@ def _report_lints(text, name, steps_per_epoch, total_steps, strict, fmt) -> None
 @click.option("-i", "--in-place", is_flag=True, help="rewrite FILE (a plain-text schedule file) in place")
 @format_option
 def fmt(expr, file, in_place, fmt):
-    """Rewrite an expression in canonical form (syntax only, no name checks).
+    """Rewrite an expression in canonical form (syntax only, no name checks); comments are kept.
 
     \b
     Examples:
       clrdsl fmt "triangular(0.001,0.006,step=2000)*exp(gamma=0.99994,on=iterations)"
       clrdsl fmt -f schedule.clr -i
     """
-    from .parse import parse
-    from .unparse import unparse
+    from .unparse import format_source
 
     if file is not None and expr is None:
         with open(file, encoding="utf-8") as fh:
@@ -212,7 +211,7 @@ def fmt(expr, file, in_place, fmt):
             raise click.UsageError("--in-place needs -f FILE")
         text, name = read_expression(expr, None, None)
     try:
-        out = unparse(parse(text, name))
+        out = format_source(text, name)
     except ClrdslError as err:
         fail(err, fmt)
     if in_place:

@@ -281,6 +281,6 @@ def _first_half(full: Curve) -> Curve:
 def _bar(total: int, enabled: bool):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from clrdsl.progress import progress_bar
 
-    return tqdm(total=total, desc="training runs", unit="run")
+    return progress_bar(total, "training runs", "run")

@@ -6,6 +6,7 @@ Commands import their heavy dependencies lazily, so ``clrdsl --help`` stays fast
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from typing import NoReturn
@@ -233,10 +234,24 @@ def plugins(fmt):
     from . import registry
     from .check import prelude
 
-    rows = {"backends": [], "functions": []}
-    for name, entry in sorted(registry.backends.entries().items()):
+    rows: dict[str, list[dict]] = {"backends": [], "functions": []}
+    entries = registry.backends.entries()
+    for name in sorted(set(entries) | set(registry.BACKEND_EXTRAS)):
+        entry = entries.get(name)
+        if entry is None:  # a backend the project documents, not installed here
+            rows["backends"].append({"name": name, "distribution": "-", "entry_point": "-",
+                                     "status": "not installed", "install": registry.install_hint(name)})
+            continue
+        status = entry.status
+        if name in registry.BACKEND_EXTRAS and status != "ok" and importlib.util.find_spec(name) is None:
+            status = f"needs {name}"  # clrdsl's own backend, its framework missing
+        install = None
+        if status.startswith("needs "):
+            install = registry.install_hint(status[len("needs "):].split(",")[0].strip(), entry.dist)
+        elif status != "ok":
+            install = registry._install_hint(entry.dist, None)
         rows["backends"].append({"name": name, "distribution": entry.dist, "entry_point": entry.value,
-                                 "status": entry.status})
+                                 "status": status, "install": install})
     for name, entry in sorted(registry.functions.entries().items()):
         row = {"name": name, "distribution": entry.dist, "entry_point": entry.value, "status": entry.status}
         if row["status"] == "ok":
@@ -253,12 +268,20 @@ def plugins(fmt):
         click.echo(json.dumps(rows, indent=2))
         return
     click.echo("Backends:")
-    for r in rows["backends"]:
-        click.echo(f"  {r['name']:<12} {r['status']:<10} {r['distribution']}  ({r['entry_point']})")
+    click.echo(_table(("NAME", "STATUS", "DISTRIBUTION", "ENTRY POINT", "TO INSTALL"),
+                      [(r["name"], r["status"], r["distribution"], r["entry_point"], r["install"] or "")
+                       for r in rows["backends"]]))
     click.echo("\nFunctions:")
     for r in rows["functions"]:
         sig = r.get("signature", r["name"])
         click.echo(f"  {sig}\n      {r.get('kind', '?')} · {r['distribution']} · {r['status']}")
+
+
+def _table(head: tuple[str, ...], body: list[tuple[str, ...]], indent: str = "  ") -> str:
+    """Columns padded to their widest cell (a long status is shortened to 60 characters)."""
+    cells = [head] + [tuple(c if len(c) <= 60 or i != 1 else c[:59] + "…" for i, c in enumerate(r)) for r in body]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
+    return "\n".join(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
 
 
 # -- compile, eval, plot, explain, lint ------------------------------------------------

@@ -203,3 +203,20 @@ def test_range_test_reports_progress_when_not_a_tty(capsys):
 def test_demo_output_folder_is_ignored():
     ignored = (ROOT / ".gitignore").read_text().split()
     assert "clrdsl-demo/" in ignored
+
+
+# -- the examples: a config that is not there -----------------------------------------------------
+
+
+def test_example_with_a_missing_config_says_so(tmp_path):
+    import subprocess
+
+    pytest.importorskip("torch")
+    pytest.importorskip("yaml")
+    out = subprocess.run([sys.executable, str(ROOT / "examples" / "torch_loop.py"), "--config", "my_schedules.yaml"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 2 and "--config my_schedules.yaml: no such file" in out.stderr
+    assert "Traceback" not in out.stderr
+    readme = (ROOT / "examples" / "README.md").read_text()
+    for path in re.findall(r"--config (\S+)", readme):
+        assert (ROOT / path).is_file(), path

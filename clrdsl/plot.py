@@ -258,7 +258,7 @@ def _terminal(all_series: list[Series], *, width: int = 72, height: int = 16, lo
     for i, s in enumerate(all_series):
         key = f"{_ANSI[i % len(_ANSI)]}━━{_RESET}" if color and len(all_series) > 1 else f"[{i + 1}]" if len(
             all_series) > 1 else "  "
-        label = s.group if s.group is not None and len(all_series) == 1 else s.label
+        label = f"{s.group}: {s.checked.expr}" if s.group is not None else s.label
         out.append(f"{key} {_short(label, 90)}".rstrip())
     return "\n".join(out)
 

@@ -220,3 +220,22 @@ def test_example_with_a_missing_config_says_so(tmp_path):
     readme = (ROOT / "examples" / "README.md").read_text()
     for path in re.findall(r"--config (\S+)", readme):
         assert (ROOT / path).is_file(), path
+
+
+# -- a command whose dependency is missing -----------------------------------------------------
+
+
+def test_demo_commands_without_torch_exit_2_with_pytorchs_instructions(monkeypatch):
+    import importlib.metadata as md
+
+    try:
+        md.distribution("clrdsl-demo")
+    except md.PackageNotFoundError:
+        r = _cli("demo")  # without the app: where the command comes from
+        assert r.exit_code == 2 and "apps/demo" in r.output
+        return
+    monkeypatch.setitem(sys.modules, "torch", None)
+    for cmd in (["demo", "--quick"], ["range-test"]):
+        r = CliRunner().invoke(main, cmd)
+        assert r.exit_code == 2, r.output
+        assert "needs torch" in r.output and registry.TORCH_HINT in r.output

@@ -12,6 +12,11 @@ Importing Keras from ``import clrdsl`` would make every user pay for it; instead
 the framework's top-level module, lets the real loader execute it, then imports the
 plugin module. A plugin that fails to import only warns: it never breaks the
 framework's import.
+
+When the framework is first imported from inside the plugin's own package (``import
+clrdsl_keras.ops`` imports Keras), a module of that package is still half-made at that
+moment, and importing the plugin module then would fail on it; the hook leaves it, and
+each such module of the package imports the plugin module at its own end.
 """
 
 from __future__ import annotations
@@ -56,11 +61,19 @@ def _declared(framework: str) -> list[str]:
     return sorted({ep.value.partition(":")[0] for ep in entry_points(group=ON_IMPORT) if ep.name == framework})
 
 
+def _initializing(package: str) -> bool:
+    """Whether a module of ``package`` is being imported right now (half-made)."""
+    return any(getattr(getattr(m, "__spec__", None), "_initializing", False)
+               for name, m in list(sys.modules.items()) if name == package or name.startswith(package + "."))
+
+
 def _load(plugin: str) -> None:
     if plugin.startswith("entry-points:"):
         for module in _declared(plugin.partition(":")[2]):
             _load(module)
         return
+    if _initializing(plugin.split(".")[0]):
+        return  # the package imports the plugin module itself once whole (see the module docstring)
     try:
         importlib.import_module(plugin)
     except Exception as exc:  # the framework import must still succeed

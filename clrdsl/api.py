@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Literal, Mapping, overload
 
 from . import registry
 from .backend import Backend
@@ -11,6 +11,12 @@ from .check import check_program
 from .errors import ClrdslError, ClrdslTypeError, Source
 from .model import CheckedSchedule
 from .parse import parse
+
+if TYPE_CHECKING:  # each backend's own type, for type checkers only (no framework is imported)
+    from clrdsl_jax import JaxSchedule
+    from clrdsl_keras.schedule import Schedule as KerasSchedule
+    from clrdsl_numpy import NumpySchedule
+    from clrdsl_torch.scheduler import ClrdslScheduler
 
 
 def check(text: str | CheckedSchedule, *, steps_per_epoch: int | None = None,
@@ -38,8 +44,26 @@ def _parse_cached(text: str, name: str):
     return parse(text, name)
 
 
+@overload
+def compile(expr: str | CheckedSchedule, backend: Literal["numpy"] = ..., *, steps_per_epoch: int | None = ...,
+            total_steps: int | None = ...) -> NumpySchedule: ...
+@overload
+def compile(expr: str | CheckedSchedule | Mapping[Any, Any], backend: Literal["torch"], *,
+            steps_per_epoch: int | None = ..., total_steps: int | None = ..., **options: Any) -> ClrdslScheduler: ...
+@overload
+def compile(expr: str | CheckedSchedule, backend: Literal["keras"], *, steps_per_epoch: int | None = ...,
+            total_steps: int | None = ...) -> KerasSchedule: ...
+@overload
+def compile(expr: str | CheckedSchedule, backend: Literal["jax"], *, steps_per_epoch: int | None = ...,
+            total_steps: int | None = ..., **options: Any) -> JaxSchedule: ...
+@overload
+def compile(expr: Mapping[Any, Any], backend: Literal["numpy", "keras", "jax"] = ..., *,
+            steps_per_epoch: int | None = ..., total_steps: int | None = ..., **options: Any) -> dict[Any, Any]: ...
+@overload
+def compile(expr: str | CheckedSchedule | Mapping[Any, Any], backend: str = ..., *,
+            steps_per_epoch: int | None = ..., total_steps: int | None = ..., **options: Any) -> Any: ...
 def compile(expr: str | CheckedSchedule | Mapping[Any, Any], backend: str = "numpy", *,
-            steps_per_epoch: int | None = None, total_steps: int | None = None, **options: Any):
+            steps_per_epoch: int | None = None, total_steps: int | None = None, **options: Any) -> Any:
     """Compile an expression to a backend's native schedule object.
 
     ``backend`` names a ``clrdsl.backends`` plugin (numpy, torch, keras, ...);

@@ -6,8 +6,10 @@ Commands import their heavy dependencies lazily, so ``clrdsl --help`` stays fast
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
+from typing import NoReturn
 
 import click
 
@@ -20,7 +22,7 @@ def _color(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in __import__("os").environ
 
 
-def fail(err: ClrdslError, fmt: str = "text") -> "NoReturn":  # noqa: F821
+def fail(err: ClrdslError, fmt: str = "text") -> NoReturn:
     """Print a clrdsl error (text with carets, or JSON) and exit 1."""
     if fmt == "json":
         click.echo(err.to_json_str(), err=True)
@@ -149,7 +151,65 @@ format_option = click.option("--format", "fmt", type=click.Choice(["text", "json
                              show_default=True, help="how diagnostics are printed")
 
 
-class _Main(click.Group):
+COMMANDS = "clrdsl.commands"
+# Commands of applications the project documents, and how to get them.
+KNOWN_COMMANDS = {"demo": "the demo app (apps/demo): pip install -e ./apps/demo, in a clone",
+                  "range-test": "the demo app (apps/demo): pip install -e ./apps/demo, in a clone"}
+
+
+class MissingDependency(click.ClickException):
+    """A command needs a package that is not installed: exit 2, with how to install it."""
+
+    exit_code = 2
+
+
+def require(*modules: str, hint: str | None = None) -> None:
+    """Exit 2 with an install hint unless every module is importable (for command plugins)."""
+    import importlib.util
+
+    from .registry import install_hint
+
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        hints = [hint] if hint else [h for h in dict.fromkeys(install_hint(m) for m in missing) if h]
+        raise MissingDependency(f"this command needs {', '.join(missing)}, which is not installed"
+                                + "".join(f"\n  help: {h}" for h in hints))
+
+
+class Commands(click.Group):
+    """The built-in commands, and those other distributions add through the
+    ``clrdsl.commands`` entry-point group (``name = "module:click_command"``), each
+    imported only when it runs or its help is shown."""
+
+    def _plugin_commands(self) -> dict:
+        from importlib.metadata import entry_points
+
+        return {ep.name: ep for ep in entry_points(group=COMMANDS) if ep.name not in self.commands}
+
+    def list_commands(self, ctx):
+        return sorted(set(self.commands) | set(self._plugin_commands()))
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
+        ep = self._plugin_commands().get(cmd_name)
+        if ep is None:
+            if cmd_name in KNOWN_COMMANDS:
+                raise MissingDependency(f"`clrdsl {cmd_name}` comes with {KNOWN_COMMANDS[cmd_name]}")
+            return None
+        try:
+            cmd = ep.load()
+        except Exception as exc:  # a broken command plugin must not break the others
+            dist = ep.dist.name if getattr(ep, "dist", None) is not None else "its distribution"
+            raise click.ClickException(f"the command `{cmd_name}` ({ep.value}, from {dist}) failed to load: "
+                                       f"{type(exc).__name__}: {exc}") from None
+        if not isinstance(cmd, click.Command):
+            raise click.ClickException(f"the command `{cmd_name}` ({ep.value}) is not a click command")
+        return cmd
+
+
+
+class _Main(Commands):
     """The command group; whatever escapes a command becomes a diagnostic, never a traceback:
     a clrdsl error exits 1, a file that cannot be read or written exits 2, anything else
     (a bug, here or in a plugin) is reported in one line and exits 1. Set CLRDSL_DEBUG=1
@@ -186,7 +246,8 @@ def _own_exit(exc: SystemExit) -> bool:
     tb = exc.__traceback__
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
-    return tb is not None and tb.tb_frame.f_globals.get("__name__") in (__name__, "clrdsl.cli_demo")
+    name = tb.tb_frame.f_globals.get("__name__", "") if tb is not None else ""
+    return name.split(".")[0].startswith("clrdsl")  # our own code: clrdsl and its apps
 
 
 def _internal(exc: BaseException) -> "NoReturn":  # noqa: F821
@@ -283,15 +344,14 @@ def _report_lints(text, name, steps_per_epoch, total_steps, strict, fmt) -> None
 @click.option("-i", "--in-place", is_flag=True, help="rewrite FILE (a plain-text schedule file) in place")
 @format_option
 def fmt(expr, file, in_place, fmt):
-    """Rewrite an expression in canonical form (syntax only, no name checks).
+    """Rewrite an expression in canonical form (syntax only, no name checks); comments are kept.
 
     \b
     Examples:
       clrdsl fmt "triangular(0.001,0.006,step=2000)*exp(gamma=0.99994,on=iterations)"
       clrdsl fmt -f schedule.clr -i
     """
-    from .parse import parse
-    from .unparse import unparse
+    from .unparse import format_source
 
     if file is not None and expr is None:
         text, name = read_text_file(file), file
@@ -300,7 +360,7 @@ def fmt(expr, file, in_place, fmt):
             raise click.UsageError("--in-place needs -f FILE")
         text, name = read_expression(expr, None, None)
     try:
-        out = unparse(parse(text, name))
+        out = format_source(text, name)
     except ClrdslError as err:
         fail(err, fmt)
     if in_place:
@@ -341,16 +401,23 @@ def plugins(fmt):
         click.echo(json.dumps(rows, indent=2))
         return
     click.echo("Backends:")
-    for r in rows["backends"]:
-        click.echo(f"  {r['name']:<12} {_esc(r['status']):<10} {r['distribution']}  ({r['entry_point']})")
-        if r.get("hint") and r.get("state") != "ok":
-            click.echo(f"      help: {_esc(r['hint'])}")
+    click.echo(_table(("NAME", "STATUS", "DISTRIBUTION", "ENTRY POINT", "TO INSTALL"),
+                      [(r["name"], _esc(r["status"]), r["distribution"] or "-", r["entry_point"] or "-",
+                        _esc(r.get("hint") or "") if r.get("state") != "ok" else "")
+                       for r in rows["backends"]]))
     click.echo("\nFunctions:")
     for r in rows["functions"]:
         sig = r.get("signature", r["name"])
         click.echo(f"  {sig}\n      {r.get('kind', '?')} · {r['distribution']} · {_esc(r['status'])}")
         if r.get("hint") and r.get("state") not in (None, "ok"):
             click.echo(f"      help: {_esc(r['hint'])}")
+
+
+def _table(head: tuple[str, ...], body: list[tuple[str, ...]], indent: str = "  ") -> str:
+    """Columns padded to their widest cell (a long status is shortened to 60 characters)."""
+    cells = [head] + [tuple(c if len(c) <= 60 or i != 1 else c[:59] + "…" for i, c in enumerate(r)) for r in body]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(head))]
+    return "\n".join(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells)
 
 
 # -- compile, eval, plot, explain, lint ------------------------------------------------
@@ -454,6 +521,7 @@ def parse_steps(text: str) -> range:
         nums = [int(p.replace("_", "")) if p.strip() else None for p in parts]
     except ValueError:
         raise click.BadParameter(f"`{text}` is not START:STOP[:STRIDE] (whole numbers of steps)") from None
+    stop: int | None
     if len(nums) == 1 and nums[0] is not None:
         start, stop, stride = 0, nums[0], 1
     elif len(nums) in (2, 3):
@@ -598,7 +666,7 @@ def eval_cmd(expr, file, key, steps_text, backend, steps_per_epoch, total_steps,
 @click.option("--height", type=click.IntRange(min=4), default=16, show_default=True,
               help="terminal plot height in characters")
 def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, ylabel, title, width, height):
-    """Plot one or more schedules (overlaid, with a legend).
+    """Plot one or more schedules (overlaid, with a legend; several config keys: a panel each).
 
     Phase boundaries are dashed, cycle boundaries dotted; with --steps-per-epoch
     the figure has an epoch axis too. Values come from the compiled NumPy object.
@@ -612,6 +680,7 @@ def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, yl
     from .plot import FORMATS, default_steps, save, series, terminal
 
     sources: list[tuple[str, str]] = []
+    group_of: list[str | None]
     if file is not None:
         if exprs:
             raise click.UsageError("give expressions or -f FILE, not both")
@@ -620,11 +689,14 @@ def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, yl
         if len(sources) == 1:
             steps_per_epoch, total_steps = config_bindings(file, keys[0] if keys else None, steps_per_epoch,
                                                            total_steps)
+        # several keys are several hyperparameters: each its own panel, labelled by its key
+        group_of = list(keys) if len(keys) > 1 else [None] * len(sources)
     else:
         if keys:
             raise click.UsageError("--key needs -f FILE")
         for e in exprs:
             sources.append(read_expression(e, None, None))
+        group_of = [None] * len(sources)
     if not sources:
         raise click.UsageError("missing expression (or -f FILE --key ...)")
     if output is not None and not output.lower().endswith(FORMATS):
@@ -632,7 +704,7 @@ def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, yl
                                  param_hint="'-o' / '--output'")
     checked = [_checked(text, name, steps_per_epoch, total_steps) for text, name in sources]
     n = steps or default_steps(checked)
-    all_series = [series(c, n) for c in checked]
+    all_series = [series(c, n, label=g, group=g) for c, g in zip(checked, group_of)]
     if output is None:
         click.echo(terminal(all_series, width=width, height=height, log=log, color=_color(sys.stdout),
                             steps_per_epoch=steps_per_epoch))
@@ -640,7 +712,7 @@ def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, yl
     try:
         save(all_series, output, log=log, steps_per_epoch=steps_per_epoch, ylabel=ylabel, title=title)
     except ImportError:
-        raise click.UsageError('writing a figure needs matplotlib: pip install "clrdsl[plot]"') from None
+        raise MissingDependency('writing a figure needs matplotlib\n  help: pip install "clrdsl[plot]"') from None
     except OSError as exc:
         _cannot_write(output, exc)
     click.echo(f"wrote {_esc(output)}", err=True)
@@ -730,12 +802,6 @@ def lint_cmd(expr, file, key, steps_per_epoch, total_steps, strict, fmt):
         click.echo(render_lints(lints, Source(text, name), color=_color(sys.stdout)))
     else:
         click.echo("no warnings")
-
-
-from .cli_demo import demo, range_test_cmd  # noqa: E402  (the demo commands; heavy imports stay lazy)
-
-main.add_command(demo)
-main.add_command(range_test_cmd)
 
 
 if __name__ == "__main__":  # pragma: no cover

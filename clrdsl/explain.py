@@ -371,7 +371,7 @@ class _Explainer:
         elif end > self.total and not math.isinf(end):
             self.warn("W002", f"phase {i + 1} runs to step {steps(end)}, past the end of training at "
                       f"step {self.total}: only {steps(self.total - start)} of its {steps(p.length)} "
-                      "steps run", pspan, "write durations relative to the run (`%` of total_steps)")
+                      "steps run", pspan, f"make the phases add up to the run: over={steps(self.total - start)} (= {num(100 * (self.total - start) / self.total)}% of total_steps) ends this one at step {self.total}")
 
     def warmup_lint(self, node: M.Seq, f, span: Span | None) -> None:
         first = node.phases[0]

@@ -32,6 +32,7 @@ class Series:
     v: np.ndarray
     phases: list[float]
     cycles: list[float]
+    group: str | None = None  # the hyperparameter (a config key): one panel per group
 
 
 def default_steps(checked: list[CheckedSchedule]) -> int:
@@ -48,7 +49,7 @@ def default_steps(checked: list[CheckedSchedule]) -> int:
     return max(_default_horizon(c.root) for c in checked) // 2
 
 
-def series(checked: CheckedSchedule, n: int, label: str | None = None) -> Series:
+def series(checked: CheckedSchedule, n: int, label: str | None = None, group: str | None = None) -> Series:
     """Values of ``checked`` at steps ``[0, n)`` (every step, or a sample that keeps
     each boundary and the steps beside it)."""
     from .registry import get_backend
@@ -61,7 +62,17 @@ def series(checked: CheckedSchedule, n: int, label: str | None = None) -> Series
         marks = np.asarray([b + d for b in phases + cycles for d in (-1, 0) if 0 <= b + d < n], dtype=np.int64)
         t = np.unique(np.concatenate([np.linspace(0, n - 1, SAMPLE).astype(np.int64), marks]))
     v = np.asarray(fn(t), dtype=np.float64)
-    return Series(label or checked.expr, checked, t, v, phases, cycles)
+    return Series(label or checked.expr, checked, t, v, phases, cycles, group)
+
+
+def groups(all_series: list[Series]) -> list[tuple[str | None, list[Series]]]:
+    """The series by hyperparameter, in order of appearance: schedules of one
+    hyperparameter share an axis; different hyperparameters (an lr and a momentum,
+    values orders of magnitude apart) each get their own."""
+    out: dict[str | None, list[Series]] = {}
+    for s in all_series:
+        out.setdefault(s.group, []).append(s)
+    return list(out.items())
 
 
 def _short(text: str, width: int = 90) -> str:
@@ -74,15 +85,38 @@ def _short(text: str, width: int = 90) -> str:
 
 def figure(all_series: list[Series], *, log: bool = False, steps_per_epoch: int | None = None,
            ylabel: str = "value", title: str | None = None):
-    """A matplotlib figure: the schedules, their phase and cycle boundaries, a legend."""
+    """A matplotlib figure: one panel per hyperparameter (:func:`groups`), sharing the
+    step axis, each with its schedules, their phase and cycle boundaries, a legend."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=100, layout="constrained")
-    several = len(all_series) > 1
-    for i, s in enumerate(all_series):
+    panels = groups(all_series) or [(None, [])]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 4.2 if len(panels) == 1 else 1.2 + 2.6 * len(panels)),
+                             dpi=100, layout="constrained", sharex=True, squeeze=False)
+    for row, (group, members) in enumerate(panels):
+        ax = axes[row][0]
+        _draw(ax, members, log=log, ylabel=group or ylabel, n=len(panels))
+        if row == 0 and steps_per_epoch:
+            spe = float(steps_per_epoch)
+            top = ax.secondary_xaxis("top", functions=(_times(1 / spe), _times(spe)))
+            top.set_xlabel("epoch")
+    axes[-1][0].set_xlabel("step (optimizer updates)")
+    axes[0][0].set_xlim(0, max(int(s.t[-1]) for s in all_series) if all_series else 1)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def _times(k: float):
+    return lambda x: x * k
+
+
+def _draw(ax, members: list[Series], *, log: bool, ylabel: str, n: int) -> None:
+    several = len(members) > 1
+    for i, s in enumerate(members):
         color = COLORS[i % len(COLORS)]
         v = np.where(s.v > 0, s.v, np.nan) if log else s.v
-        ax.plot(s.t, v, color=color, linewidth=1.4, label=_short(s.label))
+        label = _short(s.label) if s.group is None or several else s.group
+        ax.plot(s.t, v, color=color, linewidth=1.4, label=label)
         bc = color if several else "0.35"
         for b in s.phases:
             ax.axvline(b, color=bc, linestyle="--", linewidth=0.8, alpha=0.7)
@@ -90,29 +124,16 @@ def figure(all_series: list[Series], *, log: bool = False, steps_per_epoch: int 
             ax.axvline(b, color=bc, linestyle=":", linewidth=0.7, alpha=0.45)
     if log:
         ax.set_yscale("log")
-    ax.set_xlabel("step (optimizer updates)")
     ax.set_ylabel(ylabel)
-    ax.set_xlim(0, max(int(s.t[-1]) for s in all_series) if all_series else 1)
     ax.grid(True, alpha=0.25)
-    if steps_per_epoch:
-        spe = float(steps_per_epoch)
-        top = ax.secondary_xaxis("top", functions=(lambda x: x / spe, lambda e: e * spe))
-        top.set_xlabel("epoch")
-    if any(s.phases for s in all_series) or any(s.cycles for s in all_series):
-        from matplotlib.lines import Line2D
+    handles, _ = ax.get_legend_handles_labels()
+    from matplotlib.lines import Line2D
 
-        extra = []
-        if any(s.phases for s in all_series):
-            extra.append(Line2D([], [], color="0.35", linestyle="--", linewidth=0.8, label="phase boundary"))
-        if any(s.cycles for s in all_series):
-            extra.append(Line2D([], [], color="0.35", linestyle=":", linewidth=0.8, label="cycle boundary"))
-        handles, _ = ax.get_legend_handles_labels()
-        ax.legend(handles=handles + extra, fontsize=8, loc="best")
-    else:
-        ax.legend(fontsize=8, loc="best")
-    if title:
-        ax.set_title(title, fontsize=10)
-    return fig
+    if any(s.phases for s in members):
+        handles.append(Line2D([], [], color="0.35", linestyle="--", linewidth=0.8, label="phase boundary"))
+    if any(s.cycles for s in members):
+        handles.append(Line2D([], [], color="0.35", linestyle=":", linewidth=0.8, label="cycle boundary"))
+    ax.legend(handles=handles, fontsize=8, loc="best")
 
 
 def save(all_series: list[Series], path: str, **kwargs) -> None:
@@ -141,6 +162,18 @@ _RESET = "\x1b[0m"
 
 def terminal(all_series: list[Series], *, width: int = 72, height: int = 16, log: bool = False,
              color: bool = False, steps_per_epoch: int | None = None) -> str:
+    """Braille plots, one per hyperparameter (:func:`groups`), each headed by its name."""
+    panels = groups(all_series)
+    if len(panels) <= 1:
+        return _terminal(all_series, width=width, height=height, log=log, color=color,
+                         steps_per_epoch=steps_per_epoch)
+    return "\n\n".join(f"{group}\n" + _terminal(members, width=width, height=height, log=log, color=color,
+                                                  steps_per_epoch=steps_per_epoch)
+                        for group, members in panels)
+
+
+def _terminal(all_series: list[Series], *, width: int = 72, height: int = 16, log: bool = False,
+              color: bool = False, steps_per_epoch: int | None = None) -> str:
     """A braille plot: each character holds 2 x 4 dots; phase boundaries are marked
     ``┴`` and cycle boundaries ``╵`` under the axis."""
     px, py = width * 2, height * 4
@@ -201,10 +234,10 @@ def terminal(all_series: list[Series], *, width: int = 72, height: int = 16, log
             axis[i] = ch
 
     for s in all_series:
-        for b in s.cycles:
-            mark(b, "╵")
-        for b in s.phases:
-            mark(b, "┴")
+        for at in s.cycles:
+            mark(at, "╵")
+        for at in s.phases:
+            mark(at, "┴")
     out.append(" " * lw + " └" + "".join(axis))
     left, right = "0", str(n - 1)
     mid = str((n - 1) // 2)
@@ -225,7 +258,8 @@ def terminal(all_series: list[Series], *, width: int = 72, height: int = 16, log
     for i, s in enumerate(all_series):
         key = f"{_ANSI[i % len(_ANSI)]}━━{_RESET}" if color and len(all_series) > 1 else f"[{i + 1}]" if len(
             all_series) > 1 else "  "
-        out.append(f"{key} {_short(s.label, 90)}".rstrip())
+        label = f"{s.group}: {s.checked.expr}" if s.group is not None else s.label
+        out.append(f"{key} {_short(label, 90)}".rstrip())
     return "\n".join(out)
 
 

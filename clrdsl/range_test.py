@@ -55,7 +55,7 @@ def range_test(model: Any, loss_fn: Any = None, data: Any = None, optimizer: Any
     new value in the bias-corrected moving average. ``diverge``: stop once the smoothed
     loss exceeds this multiple of its best value (or is not finite). ``rule``: the
     default suggestion rule of the result (see :mod:`clrdsl.suggest`). ``progress``:
-    show a tqdm bar. Other keyword options go to the framework session (torch:
+    show progress on stderr (a tqdm bar on a terminal, else a start and a final line). Other keyword options go to the framework session (torch:
     ``device``; Keras: ``batch_size`` and ``seed``, which shuffles array data).
     """
     if not isinstance(steps, int) or steps < 5:
@@ -192,7 +192,7 @@ class RangeTestResult:
         def dur(ep: float) -> str:
             if units == "epochs":
                 return f"{_num(ep)}ep"
-            return str(max(1, int(round(ep * spe))))
+            return str(max(1, int(round(ep * (spe or 0)))))  # spe is set whenever units == "steps"
 
         if policy == "onecycle":
             args = [_num(top)] + ([f"total={dur(epochs)}"] if epochs else []) + [f"div={_num(top / base)}"]
@@ -232,9 +232,11 @@ class RangeTestResult:
         handles = ax.get_legend_handles_labels()
         if self.smoothed_metric is not None:
             ax2 = ax.twinx()
-            ax2.plot(self.lr[u], self.smoothed_metric[u], color="C1",
-                     label=f"smoothed {self.metric_name or 'metric'}")
-            ax2.set_ylabel(self.metric_name or "metric")
+            # accuracy reads in percent, as everywhere else in clrdsl's reports
+            pct = self.metric_name == "accuracy"
+            name = "accuracy (%)" if pct else self.metric_name or "metric"
+            ax2.plot(self.lr[u], self.smoothed_metric[u] * (100 if pct else 1), color="C1", label=f"smoothed {name}")
+            ax2.set_ylabel(name)
             h2 = ax2.get_legend_handles_labels()
             handles = (handles[0] + h2[0], handles[1] + h2[1])
         try:
@@ -321,8 +323,6 @@ def _session_for(model, loss_fn, data, optimizer, **kw):
 def _progress_bar(total: int, enabled: bool):
     if not enabled:
         return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover - tqdm is in the demo extra
-        return None
-    return tqdm(total=total, desc="range test", unit="step", leave=False)
+    from .progress import progress_bar
+
+    return progress_bar(total, "range test", "step")

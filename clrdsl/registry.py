@@ -21,7 +21,7 @@ FUNCTIONS = "clrdsl.functions"
 # Frameworks whose absence has a known cure: the matching extra of clrdsl.
 FRAMEWORK_EXTRAS = {"torch": "torch", "keras": "keras", "tensorflow": "tensorflow", "jax": "jax",
                     "optax": "jax", "matplotlib": "plot"}
-# Backends the project documents, by the extra that installs each (jax is its own distribution).
+# Backends the project documents, by the extra that installs each framework.
 BACKEND_EXTRAS = {"torch": "torch", "keras": "keras", "jax": "jax"}
 
 
@@ -210,13 +210,29 @@ def _what(group: str) -> str:
     return "backend" if group == BACKENDS else "function"
 
 
-def _install_hint(dist: str, missing: str | None) -> str:
-    top = (missing or "").split(".")[0]
-    if top in FRAMEWORK_EXTRAS:
-        if dist == "clrdsl":
-            return f'pip install "clrdsl[{FRAMEWORK_EXTRAS[top]}]"'
+# PyTorch is the one framework whose right build depends on the machine (CPU or CUDA,
+# which CUDA): no pip line is true everywhere, so the hint points at PyTorch's own.
+TORCH_HINT = ("install PyTorch as its instructions say for your machine, CPU or CUDA: "
+              "https://pytorch.org/get-started/locally/")
+
+
+def install_hint(module: str, dist: str = "clrdsl") -> str | None:
+    """How to install the missing framework ``module`` (None if clrdsl knows no cure)."""
+    top = module.split(".")[0]
+    if top == "torch":
+        return TORCH_HINT
+    if top not in FRAMEWORK_EXTRAS:
+        return None
+    if dist != "clrdsl":
         return f"pip install {top}  (needed by {dist})"
-    return f"pip install --force-reinstall {dist}"
+    hint = f'pip install "clrdsl[{FRAMEWORK_EXTRAS[top]}]"'
+    if top == "keras":  # Keras 3 runs on a framework of its own choosing
+        hint += "  (and a Keras backend: tensorflow, jax or torch)"
+    return hint
+
+
+def _install_hint(dist: str, missing: str | None) -> str:
+    return install_hint(missing or "", dist) or f"pip install --force-reinstall {dist}"
 
 
 _LOAD_LOCK = threading.RLock()  # one import of a plugin at a time (imports are not re-entrant-safe)
@@ -383,7 +399,7 @@ class Registry:
                 span=span,
                 expected=f"a `{name}` entry point in group {BACKENDS}",
                 found="no such entry point; installed backends: " + ", ".join(self.names()),
-                hint=f'pip install "clrdsl[{BACKEND_EXTRAS[name]}]"',
+                hint=install_hint(name) or f'pip install "clrdsl[{BACKEND_EXTRAS[name]}]"',
             )
         if entry is None:
             raise ClrdslPluginError(

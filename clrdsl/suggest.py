@@ -94,7 +94,7 @@ def suggest(lr, loss, metric=None, *, rule: str = "auto", log_x: bool = True,
                                    "none", code="E704", hint="pass metric= to the range test, or use "
                                    "rule='loss'")
         b, m = _gain_points(metric, lo, hi, "metric")
-        out = (b, m, f"metric made {lo:.0%} of its gain at base, {hi:.0%} at max")
+        out: tuple[int | None, int, str] = (b, m, f"metric made {lo:.0%} of its gain at base, {hi:.0%} at max")
     elif rule == "loss":
         b, m = _gain_points(-loss, lo, hi, "loss")
         out = (b, m, f"loss made {lo:.0%} of its drop at base, {hi:.0%} at max")
@@ -106,13 +106,14 @@ def suggest(lr, loss, metric=None, *, rule: str = "auto", log_x: bool = True,
         end = int(np.argmin(loss))
         m = start + (2 * (end - start)) // 3
         out = (None, m, "two thirds along the loss valley")
-    b, m, why = out
-    if base_div is not None or b is None:
+    b_or_none, m, why = out
+    if base_div is not None or b_or_none is None:
         div = DEFAULT_BASE_DIV if base_div is None else float(base_div)
         base = float(lr[m]) / div
         b = int(np.searchsorted(lr, base)) if np.all(np.diff(lr) > 0) else m
         why += f"; base = max / {div:g}"
     else:
+        b = b_or_none
         base = float(lr[b])
     return Suggestion(base=base, max=float(lr[m]), rule=rule, base_index=int(b), max_index=int(m), why=why)
 

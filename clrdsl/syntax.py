@@ -135,7 +135,7 @@ NODE_TYPES = {cls.__name__: cls for cls in (Num, Name, Arg, Call, BinOp, Neg, If
 
 def children(node) -> list:
     """The direct sub-nodes of a syntax node, in source order."""
-    out = []
+    out: list = []
     for f in fields(node):
         if f.name in ("span", "name_span", "func_span", "op_span"):
             continue

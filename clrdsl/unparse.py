@@ -8,7 +8,9 @@ calls, the fewest parentheses that keep the tree, numbers in their shortest exac
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import fields
+from typing import Any
 
 from . import syntax as S
 from .errors import Span
@@ -106,7 +108,7 @@ def to_json(node, spans: bool = False):
         if isinstance(node, float) and math.isinf(node):
             return "inf"
         return node
-    out = {"node": type(node).__name__}
+    out: dict[str, Any] = {"node": type(node).__name__}
     for f in fields(node):
         v = getattr(node, f.name)
         if f.name in _SPAN_FIELDS:
@@ -140,3 +142,42 @@ def from_json(obj):
         else:
             kwargs[f.name] = from_json(v)
     return cls(**kwargs)
+
+
+_COMMENT = re.compile(r"#[^\n]*")  # the language has no strings: `#` always starts a comment
+
+
+def format_source(text: str, name: str = "<expr>") -> str:
+    """The canonical form of a program's source, with its comments kept.
+
+    A comment on a line of its own stays on a line of its own, before the statement
+    that follows it (or at the end); a comment after code, or inside a statement that
+    spans several lines, follows that statement's canonical line. Formatting twice
+    gives the same text, and the result parses to the same program.
+    """
+    from .parse import parse
+
+    prog = parse(text, name)
+    canon = unparse(prog).split("\n") if (prog.definitions or prog.body is not None) else []
+    stmts = [*prog.definitions, *([prog.body] if prog.body is not None else [])]
+    starts = [s.span.start if s.span is not None else 0 for s in stmts]
+    ends = [s.span.end if s.span is not None else 0 for s in stmts]
+    leading: list[list[str]] = [[] for _ in range(len(stmts) + 1)]  # the last: after everything
+    trailing: list[list[str]] = [[] for _ in stmts]
+    for m in _COMMENT.finditer(text):
+        pos, comment = m.start(), m.group().rstrip()
+        after_code = text[text.rfind("\n", 0, pos) + 1:pos].strip() != ""
+        inside = [i for i in range(len(stmts)) if starts[i] <= pos < ends[i]]
+        before = [i for i in range(len(stmts)) if starts[i] <= pos]
+        if inside:
+            trailing[inside[-1]].append(comment)
+        elif after_code and before:
+            trailing[before[-1]].append(comment)
+        else:
+            leading[next((i for i in range(len(stmts)) if starts[i] > pos), len(stmts))].append(comment)
+    out: list[str] = []
+    for i, line in enumerate(canon):
+        out.extend(leading[i])
+        out.append("  ".join([line, *trailing[i]]))
+    out.extend(leading[len(stmts)])
+    return "\n".join(out)

@@ -48,6 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, default=HERE / "configs" / "jax.yaml")
     parser.add_argument("--quick", action="store_true", help="a few steps (for CI)")
     args = parser.parse_args(argv)
+    if not args.config.is_file():
+        parser.error(f"--config {args.config}: no such file (the default is {parser.get_default('config')})")
 
     cfg = yaml.safe_load(args.config.read_text())
     steps = 40 if args.quick else cfg["train"]["steps"]

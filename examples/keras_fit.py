@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", type=Path, default=HERE / "configs" / "keras.toml")
     parser.add_argument("--quick", action="store_true", help="one short epoch (for CI)")
     args = parser.parse_args(argv)
+    if not args.config.is_file():
+        parser.error(f"--config {args.config}: no such file (the default is {parser.get_default('config')})")
 
     cfg = tomllib.loads(args.config.read_text())
     train = cfg["train"]

@@ -240,7 +240,10 @@ def test_plot_from_config_keys(configs):
     r = run("plot", "-f", configs / "conf.toml", "--key", "optim.lr", "--key", "optim.momentum",
             "--total-steps", "1000")
     assert r.exit_code == 0, r.output
-    assert "[1] onecycle(0.1, total=100%)" in r.stdout and "[2] onecycle_momentum(total=100%)" in r.stdout
+    # two hyperparameters: a plot each, headed by its key, with its expression
+    assert r.stdout.startswith("optim.lr\n") and "\n\noptim.momentum\n" in r.stdout
+    assert "optim.lr: onecycle(0.1, total=100%)" in r.stdout
+    assert "optim.momentum: onecycle_momentum(total=100%)" in r.stdout
 
 
 # -- configs --------------------------------------------------------------------------------------

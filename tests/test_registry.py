@@ -149,7 +149,7 @@ def test_plugin_with_a_missing_module_of_its_own(fresh):
     assert "pip install --force-reinstall lost-dist" in text
 
 
-def test_our_backend_with_its_framework_missing_gives_the_extra_to_install(fresh, monkeypatch):
+def test_our_backend_with_its_framework_missing_points_at_pytorchs_instructions(fresh, monkeypatch):
     # Simulate an environment without torch: a None entry in sys.modules makes both
     # `import torch` and importlib.util.find_spec("torch") fail as if it were absent.
     monkeypatch.setitem(sys.modules, "torch", None)
@@ -158,7 +158,8 @@ def test_our_backend_with_its_framework_missing_gives_the_extra_to_install(fresh
     with pytest.raises(ClrdslPluginError) as info:
         clrdsl.compile("constant(0.1)", backend="torch")
     err = info.value
-    assert err.hint == 'pip install "clrdsl[torch]"'
+    # no pip line installs the right torch everywhere (CPU or which CUDA): PyTorch's own page
+    assert err.hint == registry.TORCH_HINT and "pytorch.org/get-started" in err.hint
     assert "distribution: clrdsl" in err.render()
     # numpy still works
     assert float(clrdsl.compile("constant(0.1)")(0)) == 0.1
@@ -206,12 +207,12 @@ def test_unknown_backend_did_you_mean_and_installed_list(fresh):
 
 
 def test_broken_function_plugin_in_an_expression_points_at_the_call(fresh):
-    fresh.append(ep("sine_wave", "fakeplug_broken:sine", FUNCTIONS, "waves-dist"))
-    text = "triangular(0.001, 0.006, step=2000) * sine_wave(period=4)"
+    fresh.append(ep("wobble_fake", "fakeplug_broken:sine", FUNCTIONS, "waves-dist"))
+    text = "triangular(0.001, 0.006, step=2000) * wobble_fake(period=4)"
     with pytest.raises(ClrdslPluginError) as info:
         clrdsl.check(text)
     err = info.value
-    assert text[err.span.start:err.span.end] == "sine_wave"
+    assert text[err.span.start:err.span.end] == "wobble_fake"
     assert "distribution: waves-dist" in err.render()
     # the rest of the standard library is unaffected
     assert clrdsl.check("triangular(0.001, 0.006, step=2000)").length == float("inf")
@@ -264,7 +265,7 @@ def _with_broken_plugins(fresh, monkeypatch):
     fresh.append(ep("needy", "fakeplug_needs:backend", BACKENDS, "needy-dist"))
     fresh.append(ep("fast", "fakeplug_ok:backend", BACKENDS, "fast-dist"))
     fresh.append(ep("fast", "fakeplug_ok:other", BACKENDS, "rival-dist"))
-    fresh.append(ep("sine_wave", "fakeplug_broken:sine", FUNCTIONS, "waves-dist"))
+    fresh.append(ep("wobble_fake", "fakeplug_broken:sine", FUNCTIONS, "waves-dist"))
     fresh.append(ep("halving", "fakeplug_fn:halving", FUNCTIONS, "halving-dist"))
 
 
@@ -282,7 +283,7 @@ def test_plugins_command_text_shows_broken_ones(fresh, monkeypatch):
     assert "conflict" in row("fast")
     assert "ok" in row("numpy")
     # functions: the broken one is listed with its status, the good one with its signature
-    i = next(i for i, line in enumerate(lines) if line.strip() == "sine_wave")
+    i = next(i for i, line in enumerate(lines) if line.strip() == "wobble_fake")
     assert "waves-dist" in lines[i + 1] and "broken" in lines[i + 1]
     assert any(line.strip().startswith("halving(k: positive = 1") for line in lines)
 
@@ -299,6 +300,25 @@ def test_plugins_command_json_shows_broken_ones(fresh, monkeypatch):
     assert backends["fast"]["status"] == "conflict"
     assert backends["numpy"]["status"] == "ok"
     functions = {f["name"]: f for f in data["functions"]}
-    assert functions["sine_wave"]["status"].startswith("broken: ")
+    assert functions["wobble_fake"]["status"].startswith("broken: ")
     assert functions["halving"]["kind"] == "scale" and functions["halving"]["distribution"] == "halving-dist"
     assert functions["triangular2"]["distribution"] == "clrdsl (prelude)"
+
+
+def test_fake_plugin_names_stay_clear_of_real_plugins():
+    # The fakes above must not share a name with a plugin a user installs next to clrdsl
+    # (the example package, examples/clrdsl-plugin-example, adds sine_wave and sawtooth):
+    # a shared name is a real conflict, and these tests would then see `conflict` instead
+    # of the status they are about.
+    import re
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "clrdsl-plugin-example" / "pyproject.toml"
+    text = example.read_text(encoding="utf-8")
+    section = text.split('[project.entry-points."clrdsl.functions"]')[1].split("[")[0]
+    example_names = set(re.findall(r"^(\w+)\s*=", section, re.M))
+    assert example_names == {"sine_wave", "sawtooth"}
+    fakes = set(re.findall(r'ep\("(\w+)"', Path(__file__).read_text(encoding="utf-8")))
+    assert fakes and not fakes & example_names
+    installed = {e.name for g in (BACKENDS, FUNCTIONS) for e in _real_entry_points(group=g)}
+    assert not fakes & installed, fakes & installed

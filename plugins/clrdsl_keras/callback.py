@@ -244,3 +244,8 @@ def _scalar(v: Any):
         return float(np.asarray(keras.ops.convert_to_numpy(v)))
     except Exception:  # non-numeric logs pass through
         return v
+
+
+# Importing this module can be what first imports Keras; clrdsl's import hook then leaves the
+# registration of Schedule to this package (see clrdsl/_import_hooks.py): it happens here.
+from . import schedule as _registers_schedule  # noqa: E402,F401

@@ -595,3 +595,8 @@ def finish(out, t: Step):
     if tuple(out.shape) != tuple(np.shape(t.v) if t.on_host else t.v.shape):
         out = out + K.zeros_like(_float(t))
     return out
+
+
+# Importing this module can be what first imports Keras; clrdsl's import hook then leaves the
+# registration of Schedule to this package (see clrdsl/_import_hooks.py): it happens here.
+from . import schedule as _registers_schedule  # noqa: E402,F401

@@ -139,3 +139,8 @@ class KerasSession:
         raise ClrdslValueError(f"the model reports no metric named {self.metric!r}", code="E709",
                                expected="one of " + ", ".join(k for k in logs if k != "loss"),
                                hint="compile the model with metrics=[...] that include it")
+
+
+# Importing this module can be what first imports Keras; clrdsl's import hook then leaves the
+# registration of Schedule to this package (see clrdsl/_import_hooks.py): it happens here.
+from . import schedule as _registers_schedule  # noqa: E402,F401

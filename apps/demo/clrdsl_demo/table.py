@@ -141,27 +141,35 @@ def plot_accuracy(result, path, table_rows: list[Row] | None = None) -> None:
     import matplotlib.pyplot as plt
 
     rs = table_rows or rows(result)
-    fig, ax = plt.subplots(figsize=(7.2, 4.4))
+    # left: the whole run from the first update, on 0-100%; right: the same curves, same
+    # units, zoomed on the second half where the policies separate
+    fig, (ax, zoom) = plt.subplots(1, 2, figsize=(10.5, 4.4), gridspec_kw={"width_ratios": [1, 1]})
     colors = {"fixed": "k", "triangular": "C0", "triangular2": "C1", "exp_range": "C2", "onecycle": "C3"}
-    for r in rs:
-        if r.prefix:
-            continue  # the same curve as the full run, up to its end
-        style = "-" if r.budget == "full" else ":"
-        label = f"{r.policy}" + (" (half budget)" if r.budget == "half" else "")
-        ax.plot(r.curve_x, r.curve_mean, style, color=colors.get(r.policy, "C4"), label=label, lw=1.4)
-        if r.budget == "full":
-            ax.fill_between(r.curve_x, r.curve_mean - r.curve_sd, r.curve_mean + r.curve_sd,
-                            color=colors.get(r.policy, "C4"), alpha=0.12, lw=0)
-    ax.axhline(rs[0].mean, color="k", lw=0.7, ls="--")
-    ax.set_xlabel("iteration (optimizer update)")
+    n = max(float(r.curve_x[-1]) for r in rs if not r.prefix)
+    for a in (ax, zoom):
+        for r in rs:
+            if r.prefix:
+                continue  # the same curve as the full run, up to its end
+            style = "-" if r.budget == "full" else ":"
+            label = f"{r.policy}" + (" (half budget)" if r.budget == "half" else "")
+            a.plot(r.curve_x, r.curve_mean, style, color=colors.get(r.policy, "C4"), label=label, lw=1.4)
+            if r.budget == "full":
+                a.fill_between(r.curve_x, r.curve_mean - r.curve_sd, r.curve_mean + r.curve_sd,
+                               color=colors.get(r.policy, "C4"), alpha=0.12, lw=0)
+        a.axhline(rs[0].mean, color="k", lw=0.7, ls="--")
+        a.set_xlabel("iteration (optimizer update)")
+        a.grid(alpha=0.3)
+    ax.set_xlim(0, n)
+    ax.set_ylim(0, 100)
     ax.set_ylabel("test accuracy (%), mean over seeds")
-    lo = min(float(np.min(r.curve_mean[len(r.curve_mean) // 4:])) for r in rs)
-    ax.set_ylim(max(0.0, lo - 3), min(100.0, max(r.mean for r in rs) + 2))
-    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
-    ax.set_title("MNIST-1D: test accuracy by policy (band: ±1 sd over seeds)\n"
-                 "a cyclic policy's half budget is the first half of its curve; dotted: onecycle built "
-                 "for half the budget", fontsize=9)
-    ax.grid(alpha=0.3)
+    ax.set_title("the whole run", fontsize=9)
+    half = [float(np.min(r.curve_mean[r.curve_x >= n / 2])) for r in rs if not r.prefix and np.any(r.curve_x >= n / 2)]
+    zoom.set_xlim(n / 2, n)
+    zoom.set_ylim(max(0.0, min(half) - 2), min(100.0, max(r.mean for r in rs) + 2))
+    zoom.set_title("the second half, zoomed (same units)", fontsize=9)
+    zoom.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.suptitle("MNIST-1D: test accuracy by policy (band: ±1 sd over seeds); a cyclic policy's half budget "
+                 "is the first half of its curve; dotted: onecycle built for half the budget", fontsize=9)
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 

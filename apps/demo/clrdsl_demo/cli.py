@@ -1,25 +1,18 @@
 """``clrdsl demo`` and ``clrdsl range-test``: the offline demo on MNIST-1D.
 
-Both need the ``demo`` extra (torch, matplotlib, tqdm; ``--framework keras`` needs
-Keras). They import it only when run, so ``clrdsl --help`` stays fast.
+The demo distribution registers both in the ``clrdsl.commands`` entry-point group; the
+``clrdsl`` command line imports this module only when one of them runs. They import
+torch, matplotlib and tqdm (or Keras) only then, so ``clrdsl --help`` stays fast.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 
 import click
 
-from .errors import ClrdslError
-
-
-def _need(*modules: str) -> None:
-    import importlib.util
-
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        raise click.ClickException(f"this command needs {', '.join(missing)}: pip install 'clrdsl[demo]'")
+from clrdsl.cli import fail, require
+from clrdsl.errors import ClrdslError
 
 
 @click.command()
@@ -31,7 +24,8 @@ def _need(*modules: str) -> None:
 @click.option("--rule", type=click.Choice(["paper", "loss", "steepest", "valley"]),
               help="the range test's suggestion rule (default: valley; see docs/demo.md)")
 @click.option("--workers", type=click.IntRange(min=0), default=0, help="worker processes (0: one per core)")
-@click.option("--progress/--no-progress", default=None, help="show progress bars (default: on a terminal)")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="progress on stderr: a bar on a terminal, else a start and a final line per stage")
 def demo(quick, out_dir, seeds, epochs, rule, workers, progress):
     """Compare fixed LR, triangular, triangular2, exp_range and onecycle on MNIST-1D.
 
@@ -44,10 +38,10 @@ def demo(quick, out_dir, seeds, epochs, rule, workers, progress):
       clrdsl demo
       clrdsl demo --quick --out demo-out
     """
-    _need("torch", "matplotlib", "tqdm")
+    require("torch", "matplotlib", "tqdm")
     from dataclasses import replace
 
-    from clrdsl_demo import experiment, table
+    from . import experiment, table
 
     cfg = experiment.QUICK if quick else experiment.DEFAULT
     changes = {"workers": workers}
@@ -61,8 +55,6 @@ def demo(quick, out_dir, seeds, epochs, rule, workers, progress):
         cfg = replace(cfg, **changes)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    if progress is None:
-        progress = sys.stderr.isatty()
     result = experiment.run(cfg, progress=progress, log=lambda s: click.echo(s, err=True))
     click.echo(table.report(result, out_dir))
 
@@ -81,10 +73,12 @@ def demo(quick, out_dir, seeds, epochs, rule, workers, progress):
 @click.option("--epochs", type=click.FloatRange(min=0, min_open=True), default=40, show_default=True,
               help="the training budget in epochs (onecycle's total)")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="progress on stderr: a bar on a terminal, else a start and a final line")
 @click.option("--out", "out_dir", default="clrdsl-demo", show_default=True, type=click.Path(file_okay=False),
               help="where range_test.png goes")
 def range_test_cmd(framework, start, end, steps, mode, rule, policy, epochs_per_half_cycle, epochs, seed,
-                   out_dir):
+                   progress, out_dir):
     """Run an LR range test on the demo problem (MNIST-1D, a small CNN).
 
     \b
@@ -95,22 +89,20 @@ def range_test_cmd(framework, start, end, steps, mode, rule, policy, epochs_per_
       clrdsl range-test --mode linear --start 0.001 --end 1 --steps 300 --policy exp_range
       clrdsl range-test --framework keras
     """
-    _need(*(("torch",) if framework == "torch" else ("keras",)), "matplotlib")
-    from clrdsl_demo import experiment
+    require(*(("torch",) if framework == "torch" else ("keras",)), "matplotlib", "tqdm")
+    from clrdsl.api import check
 
-    from .api import check
+    from . import experiment
 
     data, val = experiment.load_data()
     runner = experiment.torch_range_test if framework == "torch" else experiment.keras_range_test
     try:
         result = runner(data, val, seed, start=start, end=end, steps=steps, mode=mode, rule=rule,
-                        progress=sys.stderr.isatty())
+                        progress=progress)
         click.echo(result.summary())
         expr = result.expression(policy, epochs_per_half_cycle, units="epochs", epochs=epochs)
         checked = check(expr, steps_per_epoch=result.steps_per_epoch)
     except ClrdslError as err:
-        from .cli import fail
-
         fail(err)
     click.echo(f"\n{checked.expr}\n  (`ep` = {result.steps_per_epoch} updates: compile with "
                f"steps_per_epoch={result.steps_per_epoch})")

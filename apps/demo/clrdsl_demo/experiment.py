@@ -107,8 +107,19 @@ class DemoResult:
                       "iterations": c.iterations, "accuracy": c.accuracy, "seconds": c.seconds,
                       "first_half_of_full_run": c.prefix}
                      for c in self.curves if c.job.role == "eval"],
-            "seconds": self.seconds, "workers": self.workers,
+            "seconds": self.seconds, "workers": self.workers, "machine": machine(),
         }
+
+
+def machine() -> dict:
+    """What the numbers were measured on (the README's table states it)."""
+    import platform
+
+    import torch
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": np.__version__,
+            "platform": platform.platform(terse=True), "processor": platform.machine(),
+            "cpus": os.cpu_count()}
 
 
 # -- worker side ------------------------------------------------------------------------
@@ -281,6 +292,6 @@ def _first_half(full: Curve) -> Curve:
 def _bar(total: int, enabled: bool):
     if not enabled:
         return None
-    from tqdm.auto import tqdm
+    from clrdsl.progress import progress_bar
 
-    return tqdm(total=total, desc="training runs", unit="run")
+    return progress_bar(total, "training runs", "run")

@@ -79,7 +79,8 @@ def compile(expr: str | CheckedSchedule | Mapping[Any, Any], backend: str = "num
         if mapping is None:  # a plain-object backend without the base class's default
             mapping = lambda c, **o: Backend.compile_mapping(b, c, **o)  # noqa: E731
         return registry.compile_with(backend, b, checked, via=mapping, **options)
-    return registry.compile_with(backend, b, check(expr, **bindings), **options)
+    return registry.compile_with(backend, b, check(expr, steps_per_epoch=steps_per_epoch, total_steps=total_steps),
+                                 **options)
 
 
 def _check_value(v, bindings, name):

@@ -134,8 +134,8 @@ def _check_config_entries(file, key, steps_per_epoch, total_steps, lint, strict,
         if lint or strict:
             _report_lints(e.text, e.name, spe, tot, strict, fmt)
         click.echo(checked.expr if single else f"{e.key}: {checked.expr}")
-    for err in failed[:-1]:
-        click.echo(err.to_json_str() if fmt == "json" else err.render(color=_color(sys.stderr)), err=True)
+    for bad in failed[:-1]:
+        click.echo(bad.to_json_str() if fmt == "json" else bad.render(color=_color(sys.stderr)), err=True)
     if failed:
         fail(failed[-1], fmt)
 

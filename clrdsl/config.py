@@ -238,7 +238,7 @@ def _parse(raw: str, path: str, fmt: str) -> Any:
             try:
                 import tomllib
             except ImportError:  # Python 3.10: the tomli backport (a dependency there)
-                import tomli as tomllib
+                import tomli as tomllib  # type: ignore[no-redef]
             try:
                 return tomllib.loads(raw)
             except tomllib.TOMLDecodeError as exc:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 
 class _Required:
@@ -211,6 +211,7 @@ def probe(fn: "Function", called: str, args: Mapping[str, Any], span, length: fl
     from .ops import MathOps
     from .registry import FUNCTIONS, plugin_failure
 
+    clocks: Sequence[int]
     if math.isinf(length):
         clocks = _PROBE_UNBOUNDED
     else:

@@ -98,9 +98,8 @@ class MathOps:
     piecewise = staticmethod(_pick_phase)
 
 
-REQUIRED_OPS = ("pi", "float", "mod", "floordiv", "where", "piecewise", "minimum", "maximum", "clip", "exp", "log",
-                "sin", "cos", "tan", "tanh", "sqrt", "abs", "floor", "ceil", "power")
-REQUIRED_OPS += ("bucket",)
+REQUIRED_OPS = ("pi", "float", "mod", "floordiv", "where", "piecewise", "bucket", "minimum", "maximum", "clip", "exp",
+                "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "floor", "ceil", "power")
 
 
 def missing_ops(ops) -> list[str]:

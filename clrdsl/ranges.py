@@ -358,7 +358,7 @@ class RangeAnalysis:
             except Exception:  # noqa: BLE001
                 lo = hi = None
             nan = False
-            if lo is None:
+            if lo is None or hi is None:
                 lo, hi, nan = _sample(lambda x: node.fn.value(_ops(), x, **kw), x_max, integer=True)
             why = Why(node.span, f"{self.quote(node.span, f'`{node.name}(...)`')} is not finite for every "
                       f"`{node.clock}`", f"its values range over [{_g(lo)}, {_g(hi)}]")
@@ -414,8 +414,8 @@ class XRange:
             name = node.fn
             if name in ("min", "max"):
                 a, b = args
-                f = min if name == "min" else max
-                return _mk(f(a.lo, b.lo), f(a.hi, b.hi), a.nan or b.nan, (a, b), None)
+                pick = min if name == "min" else max
+                return _mk(pick(a.lo, b.lo), pick(a.hi, b.hi), a.nan or b.nan, (a, b), None)
             (a,) = args
             if name == "log":
                 msg = f"`{text}` takes the log of a value that reaches " + ("0" if a.lo >= 0 else "below 0")

@@ -163,7 +163,7 @@ def _running_trainer() -> Any:
     classes = tuple(c for c in (_cls("lightning.pytorch", "Trainer"), _cls("pytorch_lightning", "Trainer")) if c)
     if not classes:
         return None
-    frame = sys._getframe(1)
+    frame: Any = sys._getframe(1)
     while frame is not None:
         me = frame.f_locals.get("self")
         if isinstance(me, classes):

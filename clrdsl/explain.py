@@ -186,6 +186,16 @@ class Cycles:
                 lo = mid
         return hi
 
+    def last_index(self, limit: int) -> int:
+        """The last cycle (at most ``limit``) that starts at a step below 2^62."""
+        if math.isfinite(self.start(limit)):
+            return limit
+        lo, hi = 0, limit  # start(lo) is finite, start(hi) is not
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if math.isfinite(self.start(mid)) else (lo, mid)
+        return lo
+
     def of(self, t: float) -> int:
         return int(self.index(t))
 
@@ -446,6 +456,8 @@ class _Explainer:
 
         def amplitude(k: int) -> float:
             a, b = cyc.start(k), cyc.start(k + 1)
+            if math.isinf(b):  # the last cycle that starts within 2^62 steps never ends
+                b = a + max(a - cyc.start(k - 1), 1) if k > 0 else a + 1
             return abs(f(a + round(pos * (b - a))) - base)
 
         first = amplitude(0)
@@ -454,7 +466,7 @@ class _Explainer:
         if first <= limit or ref == 0:
             return
         count = cyc.count_before(end)
-        last = int(min(count - 1, MAX_CYCLE_SEARCH)) if not math.isinf(count) else MAX_CYCLE_SEARCH
+        last = int(min(count - 1, MAX_CYCLE_SEARCH)) if not math.isinf(count) else cyc.last_index(MAX_CYCLE_SEARCH)
         k = _first_flat(amplitude, limit, last)
         if k is None:
             return

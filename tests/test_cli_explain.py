@@ -170,3 +170,14 @@ def test_strict_makes_lints_errors():
     assert r.exit_code == 1 and json.loads(r.stderr)["errors"][0]["code"] == "W005"
     r = CliRunner().invoke(main, ["lint", "triangular2(0.001, 0.006, step=2000)", "--total-steps", "32000"])
     assert r.exit_code == 0 and r.stdout == "no warnings\n"
+
+
+def test_explain_handles_restarts_whose_later_cycles_start_beyond_any_step():
+    # with mult=2 only ~60 cycles start below 2^62: the amplitude lint must stop there
+    from clrdsl.explain import explain
+
+    text = ("((cosine_restarts(0.77019, min=0.37509, period=44, mult=2)) * scale((min(x, 50)) + "
+            "((0.60003) ** (exp(abs(sin(x) - 0.5)))), on=iterations)) * (triangular(0.74646, 0.99751, step=25))")
+    assert "cycle" in explain(text).render()
+    lints = explain("cosine_restarts(0.1, period=10, mult=2) * exp(gamma=0.5, on=cycle)").lints
+    assert [x.code for x in lints] == ["W001"]

@@ -115,6 +115,7 @@ def _check_config_entries(file, key, steps_per_epoch, total_steps, lint, strict,
     from .api import check as do_check
     from .config import read_config_entries
 
+    read_text_file(file)  # exists, is a file, readable, UTF-8, within MAX_FILE_BYTES (else exit 2)
     try:
         entries = read_config_entries(file, key)
     except ClrdslError as err:
@@ -385,6 +386,7 @@ def plugins(fmt):
     for st in registry.plugin_report():  # every plugin with its status; never raises
         row = st.to_json()
         row.pop("kind")
+        row["install"] = st.hint if st.state in ("not installed", "needs") else None  # what to run
         if st.kind == "function" and st.state in ("ok", "shadowed") and st.obj is not None:
             try:
                 row.update(kind=st.obj.kind, signature=st.obj.signature(), doc=st.obj.doc)

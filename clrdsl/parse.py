@@ -363,11 +363,12 @@ def _prescan(text: str, source: Source) -> None:
     certain to be refused later: a `)` with no `(`, a call with more than MAX_ARGS
     arguments, and a run of operators that nests deeper than MAX_DEPTH.
 
-    Within one operand (between `(`/`,`/`=`/keywords), the operators of the loosest
-    class present (``>>``, then ``+ -``, then ``* /``, then ``**``) form one chain of
-    nested nodes, so their count is a lower bound on the tree's depth: refusing past
-    MAX_DEPTH here refuses only inputs the tree check would refuse too, but in
-    milliseconds instead of the seconds lark takes for 64 KiB of operators.
+    Within one operand (between `(`/`,`/`=`/keywords), when ``**`` is the loosest
+    operator present its chain nests (it is right-associative), so its count is a lower
+    bound on the nesting: refusing past MAX_DEPTH here refuses only inputs the tree check
+    would refuse too, but in milliseconds instead of the seconds lark takes for 64 KiB of
+    operators. A chain of a left-associative operator (``>>``, ``+ -``, ``* /``) is flat:
+    one level however long (see _check_depth).
     """
     if len(text) < 2 * MAX_DEPTH:
         return
@@ -380,7 +381,7 @@ def _prescan(text: str, source: Source) -> None:
         counts, where = seg[1], seg[2]
         for c in range(4):
             if counts[c]:
-                if counts[c] > MAX_DEPTH:
+                if c == 3 and counts[c] > MAX_DEPTH:  # only a chain of `**` nests
                     raise _depth_error(Span(where[c], where[c] + (2 if c in (0, 3) else 1)), source,
                                        f"a chain of more than {MAX_DEPTH} operators")
                 break

@@ -135,7 +135,13 @@ def test_a_huge_file_is_refused_before_parsing(tmp_path):
     big = tmp_path / "big.yaml"
     big.write_text("lr: constant(0.1)\n" + "# padding\n" * (MAX_BYTES // 10 + 1))
     r = run("check", "-f", big, "--key", "lr")
-    assert r.exit_code == 1 and "E902" in r.stderr
+    # refused by the bounded read, before any parsing: a file that cannot be read is exit 2
+    assert r.exit_code == 2 and "larger than 4 MiB" in r.stderr
+    from clrdsl.config import read_config_entries  # the reader's own bound, for library callers
+
+    with pytest.raises(clrdsl.ClrdslError) as e:
+        read_config_entries(str(big), "lr")
+    assert e.value.code == "E902"
 
 
 def test_missing_file_is_exit_2_and_unresolvable_interpolation_exit_1(tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 import clrdsl
+from clrdsl.unparse import unparse
 from clrdsl import ClrdslLimitError, ClrdslSyntaxError
 from clrdsl.parse import MAX_ARGS, MAX_DEPTH, MAX_LENGTH
 
@@ -49,11 +50,20 @@ def test_a_call_with_32000_arguments():
     assert clrdsl.parse("min(" + "1, " * 1 + "2)")  # ordinary calls are untouched
 
 
-@pytest.mark.parametrize("op", ["+", "*", ">>", "**", "-"])
-def test_long_operator_chains(op):
+def _chain(op: str) -> str:
     text = f" {op} ".join(["1"] * 30000)[:MAX_LENGTH]
-    text = text[: text.rfind("1") + 1]
-    assert _refused(text).code == "E014"
+    return text[: text.rfind("1") + 1]
+
+
+def test_a_long_chain_of_powers_nests_and_is_refused():
+    assert _refused(_chain("**")).code == "E014"  # `**` is right-associative: real nesting
+
+
+@pytest.mark.parametrize("op", ["+", "*", ">>", "-"])
+def test_a_long_chain_of_a_left_associative_operator_is_flat(op):
+    text = _chain(op)
+    tree = clrdsl.parse(text)  # one level of nesting however long (tests/test_limits.py)
+    assert unparse(tree) == text
 
 
 def test_chains_at_the_limit_and_in_separate_operands_are_accepted():

@@ -120,6 +120,10 @@ class JaxBackend(Backend, Emits, Evaluates):
             checked = translate(checked, "optax")
         return _compile_tree(checked)
 
+    def compile_mapping(self, checked: Any, **options: Any):
+        """A dict of schedules under optax's hyperparameter names (``clrdsl.vocabulary``)."""
+        return self.compile(checked, **options)
+
     @property
     def target(self):
         from .emit import TARGET

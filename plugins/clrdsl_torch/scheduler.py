@@ -103,6 +103,7 @@ class ClrdslScheduler(LRScheduler):
             if p[1] == "lr":
                 lr_pos[p[0]] = j
         self._lr_pos = lr_pos
+        self._relative = any(p[4] is not None for p in self._plan)  # a product may overflow: check it
         self._written: list[float] = []
 
     def _read(self, s: Slot) -> float:
@@ -187,7 +188,8 @@ class ClrdslScheduler(LRScheduler):
         """Write the values of update ``t`` and make it the clock (only if all are valid)."""
         groups = self.optimizer.param_groups
         values = [float(f(t)) for f in self._schedules]
-        _check_finite(self._plan, values, t)  # never a non-finite value into the optimizer
+        if self._relative or not all(map(math.isfinite, values)):
+            _check_finite(self._plan, values, t)  # never a non-finite value into the optimizer
         written = []
         for gi, key, idx, fi, init, tensor, slot in self._plan:
             v = values[fi] if init is None else values[fi] * init

@@ -50,7 +50,7 @@ from .model import CheckedSchedule
 
 LINE = 100  # longest generated line
 
-__all__ = ["Target", "Generated", "EmitError", "generate", "load", "emit_module", "generate_value", "SourceCopier"]
+__all__ = ["Target", "Generated", "EmitError", "generate", "load", "emit_module", "SourceCopier"]
 
 
 class EmitError(ClrdslPluginError):
@@ -788,12 +788,6 @@ class ValueGenerator:
 
 
 VALUE_DOC = "The schedule at step `t` (non-negative; past the end the value holds)."
-
-
-def generate_value(root: M.Sched, copier: SourceCopier) -> str:
-    """The source of ``value(t)`` for a schedule (helpers first); shapes and scales are
-    copied through ``copier``."""
-    return ValueGenerator(copier).generate(root, doc=VALUE_DOC)
 
 
 # -- the module ------------------------------------------------------------------------------

@@ -35,12 +35,7 @@ __version__ = "0.1.0"
 def _step_array(step):
     """A step (or steps) as a JAX array; host floats must be whole numbers."""
     limit = 2**63 if np.dtype(int_dtype()) == np.int64 else 2**31
-    check_step(step, backend="jax", limit=limit)  # never a wrapped step: refused, with the fix
-    host = isinstance(step, (float, np.floating, np.ndarray))
-    if host and np.issubdtype(np.asarray(step).dtype, np.floating):
-        arr = np.asarray(step)
-        if not np.all(np.isfinite(arr) & (arr == np.floor(arr))):
-            raise TypeError(f"steps must be integers (optimizer updates), got {step!r}")
+    check_step(step, backend="jax", limit=limit)  # never a wrapped step nor a fraction: refused, with the fix
     try:
         t = jnp.asarray(step)
     except OverflowError:

@@ -83,6 +83,17 @@ class ClockV:
     span: Span | None
 
 
+@dataclass
+class PlateauV:
+    """``plateau(...)``: a metric-driven clock, the value of a scale's ``on=``."""
+
+    node: M.Plateau
+    span: Span | None
+
+
+CLOCKS = ("iterations", "cycle")  # the clocks named by an identifier; `plateau(...)` is called
+
+
 def type_name(v) -> str:
     if isinstance(v, NumV):
         return "a duration" if v.duration else "a number"
@@ -94,6 +105,8 @@ def type_name(v) -> str:
         return "a scale"
     if isinstance(v, ClockV):
         return "an expression of the clock `x`"
+    if isinstance(v, PlateauV):
+        return "a plateau clock"
     return type(v).__name__
 
 
@@ -245,6 +258,7 @@ class Checker:
         self.source = source
         self.bindings = bindings
         self.budget = Budget()
+        self.plateau_count = 0  # plateau clocks made so far (each gets its own uid)
 
     # -- entry ----------------------------------------------------------------------
     def program(self, prog: S.Program) -> M.Sched:
@@ -537,10 +551,11 @@ class Checker:
         if rc and l.base is not None:
             k = r.value
             base = {"+": l.base + k, "-": l.base - k, "*": l.base * k if k >= 0 else None,
-                    "/": l.base / k if k > 0 else None}[op]
+                    "/": l.base / k if k > 0 else None, "max": max(l.base, k), "min": min(l.base, k)}[op]
         elif lc and r.base is not None:
             k = l.value
-            base = {"+": k + r.base, "*": k * r.base if k >= 0 else None}.get(op)
+            base = {"+": k + r.base, "*": k * r.base if k >= 0 else None,
+                    "max": max(k, r.base), "min": min(k, r.base)}.get(op)
         elif op == "+" and l.base is not None and r.base is not None:
             base = l.base + r.base
         return M.Pointwise(op, l, r, length=length, base=base, span=span)
@@ -639,6 +654,8 @@ class Checker:
             return self.inline_scale(node, ctx)
         if name == "take":
             return self.take(node, ctx)
+        if name == "plateau":
+            return self.plateau(node, ctx)
         if name in M.MATH_FUNCTIONS and (ctx.clock or name not in registry.functions):
             return self.math_call(node, ctx)
         pre = prelude()
@@ -659,7 +676,7 @@ class Checker:
                 code="E505", span=node.func_span, expected="clrdsl.functions.Shape or ScaleFn",
                 found=type(fn).__name__,
             )
-        known = set(ctx.defs) | set(pre) | set(registry.functions.names()) | {"scale", "take"}
+        known = set(ctx.defs) | set(pre) | set(registry.functions.names()) | {"scale", "take", "plateau"}
         if ctx.clock:
             known |= set(M.MATH_FUNCTIONS)
         raise ClrdslNameError(
@@ -775,6 +792,19 @@ class Checker:
                 code="E209", span=v.span, expected=f"one of {choices}", found=f"`{found}`",
                 hint=suggestion_hint(found, p.choices) if isinstance(v, IdentV) else None,
             )
+        if kind == "clock":
+            if isinstance(v, PlateauV):
+                return v.node
+            if isinstance(v, IdentV) and v.name in CLOCKS:
+                return v.name
+            found = f"`{v.name}`" if isinstance(v, IdentV) else type_name(v)
+            raise ClrdslValueError(
+                f"`{p.name}` of `{fname}` must be a clock", code="E209", span=v.span,
+                expected="`iterations`, `cycle` or `plateau(...)`", found=found,
+                hint=("a plateau clock is called with its settings: `on=plateau(patience=10)`"
+                      if isinstance(v, IdentV) and v.name == "plateau" else
+                      suggestion_hint(v.name, CLOCKS + ("plateau",)) if isinstance(v, IdentV) else None),
+            )
         if kind == "bool":
             if isinstance(v, IdentV) and v.name in ("true", "false"):
                 return v.name == "true"
@@ -851,7 +881,7 @@ class Checker:
         return SchedV(prim, node.span)
 
     def apply_scale(self, fn: ScaleFn, node: S.Call, ctx: _Ctx) -> ScaleV:
-        on = Param("on", "choice", fn.default_clock, ("iterations", "cycle"), "the clock the scale reads")
+        on = Param("on", "clock", fn.default_clock, doc="the clock the scale reads")
         args, spans = self.bind(fn.name, list(fn.params) + [on], node, ctx)
         clock = args.pop("on")
         self.validate(fn, args, spans, node)
@@ -859,14 +889,14 @@ class Checker:
         return ScaleV(M.ScalePrim(fn, tuple(args.items()), clock, span=node.span), node.span)
 
     def inline_scale(self, node: S.Call, ctx: _Ctx) -> ScaleV:
-        params = [Param("on", "choice", "iterations", ("iterations", "cycle"))]
+        params = [Param("on", "clock", "iterations")]
         body_ctx = _Ctx(ctx.env, ctx.defs, ctx.source, clock=True, depth=ctx.depth)
         args, _ = self.bind("scale", params, _only_kw(node, "on"), ctx)
         body_arg = [a for a in node.args if a.name is None or a.name == "body"]
         if len(body_arg) > 1 or any(a.name not in (None, "body", "on") for a in node.args):
             raise ClrdslTypeError(
                 "`scale` takes one formula of `x` and `on=`", code="E104", span=node.span,
-                expected="scale(formula, on=iterations|cycle)", found=unparse(node),
+                expected="scale(formula, on=iterations|cycle|plateau(...))", found=unparse(node),
             )
         if not body_arg:
             raise ClrdslTypeError(
@@ -882,6 +912,38 @@ class Checker:
                 code="E208", span=body.span, expected="an expression of `x`", found=type_name(body),
             )
         return ScaleV(M.ScaleExpr(body.node, args["on"], span=node.span), node.span)
+
+    def plateau(self, node: S.Call, ctx: _Ctx) -> PlateauV:
+        """``plateau(patience=, mode=, threshold=, threshold_mode=, cooldown=, eps=)``."""
+        params = [
+            Param("patience", "nonneg", 10, doc="bad evaluations tolerated before a reduction"),
+            Param("mode", "choice", "min", ("min", "max"), "whether the metric should fall or rise"),
+            Param("threshold", "nonneg", 1e-4, doc="how much better than the best counts as better"),
+            Param("threshold_mode", "choice", "rel", ("rel", "abs"), "threshold relative to the best, or absolute"),
+            Param("cooldown", "nonneg", 0, doc="reports ignored after a reduction"),
+            Param("eps", "nonneg", 0.0, doc="a reduction that lowers the value by eps or less is skipped"),
+        ]
+        args, spans = self.bind("plateau", params, node, ctx)
+        for name in ("patience", "cooldown"):
+            v = args[name]
+            if v != int(v) or v > 2**31 - 1:
+                raise ClrdslValueError(
+                    f"`{name}` of `plateau` counts reports: a whole number", code="E209",
+                    span=spans.get(name) or node.span, expected="a whole number of reports below 2**31",
+                    found=format_number(v),
+                )
+            args[name] = int(v)
+        if args["threshold_mode"] == "rel" and args["threshold"] >= 1:
+            raise ClrdslValueError(
+                "a relative threshold of 1 or more means no metric can ever improve on the best",
+                code="E209", span=spans.get("threshold") or node.span,
+                expected="threshold < 1 with threshold_mode=rel", found=format_number(args["threshold"]),
+                hint="use `threshold_mode=abs` for an absolute margin",
+            )
+        self.plateau_count += 1
+        clock = M.Plateau(args["patience"], args["mode"], float(args["threshold"]), args["threshold_mode"],
+                          args["cooldown"], float(args["eps"]), uid=self.plateau_count, span=node.span)
+        return PlateauV(clock, node.span)
 
     def take(self, node: S.Call, ctx: _Ctx) -> SchedV:
         params = [Param("schedule", "schedule"), Param("over", "duration")]
@@ -912,6 +974,8 @@ class Checker:
                     expected="an argument in the function's domain", found=str(r),
                 )
             return NumV(r, node.span)
+        if name in ("min", "max") and not ctx.clock and any(isinstance(v, SchedV) for v in vals):
+            return self.extremum(name, vals, node)
         for v in vals:
             if not isinstance(v, (NumV, ClockV)):
                 raise ClrdslTypeError(
@@ -919,6 +983,23 @@ class Checker:
                     code="E208", span=v.span, expected="a number or an expression of `x`", found=type_name(v),
                 )
         return ClockV(M.XCall(name, tuple(_xnode(v) for v in vals)), node.span)
+
+    def extremum(self, name: str, vals: list, node: S.Call) -> SchedV:
+        """``max(a, b)`` / ``min(a, b)`` of schedules (or a schedule and a number), step by
+        step: a floor (``max(schedule, 1e-5)``, torch's ``min_lr``) or a ceiling."""
+        nodes = []
+        for v in vals:
+            if isinstance(v, SchedV):
+                nodes.append(v.node)
+            elif isinstance(v, NumV) and not v.duration:
+                nodes.append(M.Const(float(v.value), span=v.span))
+            else:
+                raise ClrdslTypeError(
+                    f"`{name}` of schedules takes schedules and numbers, not {type_name(v)}",
+                    code="E208", span=v.span, expected="a schedule or a number", found=type_name(v),
+                    hint="a floor is `max(schedule, 1e-5)`" if isinstance(v, (ScaleV, NumV)) else None,
+                )
+        return SchedV(self.pointwise(name, nodes[0], nodes[1], node.span), node.span)
 
     def expand(self, d: DefV, node: S.Call, ctx: _Ctx):
         self.budget.expand(d.node.name, node.span)
@@ -1057,8 +1138,10 @@ def _as_value(v, span):
         return IdentV(v, span)
     if isinstance(v, (int, float)):
         return NumV(v, span, duration=isinstance(v, int))
-    if isinstance(v, (NumV, IdentV, SchedV, ScaleV, ClockV)):
+    if isinstance(v, (NumV, IdentV, SchedV, ScaleV, ClockV, PlateauV)):
         return v
+    if isinstance(v, M.Plateau):
+        return PlateauV(v, span)
     if isinstance(v, (M.Const, M.Prim, M.Seq, M.Pointwise, M.Modulate, M.Window)):
         return SchedV(v, span)
     if isinstance(v, (M.ScalePrim, M.ScaleExpr, M.ScaleConst, M.ScaleMul, M.ScalePow)):

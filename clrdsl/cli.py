@@ -14,6 +14,7 @@ from typing import NoReturn
 import click
 
 from .errors import ClrdslError, escape as _esc
+from .model import plateau_clocks
 
 EXIT_BAD_EXPR = 1
 
@@ -286,6 +287,25 @@ def main() -> None:
 lint_option = click.option("--lint", "lint", is_flag=True,
                            help="also print the lints (W001...) as warnings on stderr")
 strict_option = click.option("--strict", is_flag=True, help="lints are errors: print them and exit 1")
+metrics_option = click.option("--metrics", "metrics_file", type=click.Path(dir_okay=False), metavar="RUN.CSV",
+                              help="a run's reported metrics (CSV: `step` and the metric) for plateau clocks: "
+                              "what the schedule would have done on that run")
+metric_name_option = click.option("--metric", "metric_name", metavar="COLUMN",
+                                  help="the metric's column in --metrics (default: the only one beside `step`)")
+
+
+def read_metrics_option(metrics_file, metric_name, fmt: str = "text"):
+    """The ``(step, value)`` rows of ``--metrics`` (``None`` without it)."""
+    if metrics_file is None:
+        if metric_name is not None:
+            raise click.UsageError("--metric names a column of --metrics RUN.CSV")
+        return None
+    from .plateau import read_metrics
+
+    try:
+        return read_metrics(metrics_file, metric_name)
+    except ClrdslError as err:
+        fail(err, fmt)
 
 
 @main.command()
@@ -504,6 +524,13 @@ def compile_cmd(expr, file, key, backend, output, steps_per_epoch, total_steps, 
     emit = getattr(plugin, "emit", None)
     if emit is None:
         raise click.UsageError(f"the {backend} backend cannot generate standalone code (it has no `emit`)")
+    from .emit import refuse_plateau
+    from .errors import Source
+
+    try:
+        refuse_plateau(checked, f"a standalone module for the {backend} backend")
+    except ClrdslError as err:
+        fail(err.with_source(Source(text, name)))
     try:
         source = emit(checked)
     except ClrdslError as err:
@@ -570,7 +597,7 @@ def _default_steps(checked) -> range:
     return bounded_steps(range(0, int(length) + 1), "the whole schedule")
 
 
-def backend_values(backend: str, checked, steps) -> list[float]:
+def backend_values(backend: str, checked, steps, metrics=None) -> list[float]:
     """Values at ``steps`` from the compiled object of ``backend``: through its
     ``values`` capability (:class:`clrdsl.backend.Evaluates`), or by calling the object
     it compiles to when that is a function of the step."""
@@ -580,6 +607,10 @@ def backend_values(backend: str, checked, steps) -> list[float]:
 
     plugin = _backend(backend)
     t = [int(s) for s in steps]
+    if metrics is not None:
+        if backend != "numpy":
+            raise click.UsageError("--metrics replays a run on the numpy backend (leave out -b)")
+        return [float(v) for v in plugin.values(checked, t, metrics=metrics)]
     if has(plugin, Evaluates):
         return [float(v) for v in plugin.values(checked, t)]
     from . import registry
@@ -618,8 +649,10 @@ def _to_numpy(x):
               help="whose compiled object gives the values (numpy, torch, keras, ...)")
 @spe_option
 @total_option
+@metrics_option
+@metric_name_option
 @click.option("--format", "fmt", type=click.Choice(["tsv", "csv", "json"]), default="tsv", show_default=True)
-def eval_cmd(expr, file, key, steps_text, backend, steps_per_epoch, total_steps, fmt):
+def eval_cmd(expr, file, key, steps_text, backend, steps_per_epoch, total_steps, metrics_file, metric_name, fmt):
     """Print the values of a schedule at a range of steps.
 
     Values come from the compiled object of --backend; floats print in their
@@ -630,13 +663,15 @@ def eval_cmd(expr, file, key, steps_text, backend, steps_per_epoch, total_steps,
       clrdsl eval "triangular2(0.001, 0.006, step=2000)" --steps 0:20000:500
       clrdsl eval "onecycle(0.1, total=1000)" --format csv > lr.csv
       clrdsl eval -f conf.toml --key optim.lr --total-steps 10000 --steps 0:10000:1000 -b torch
+      clrdsl eval "constant(0.1) * exp(gamma=0.1, on=plateau(patience=2))" --metrics run.csv --steps 0:5000:100
     """
     text, name = read_expression(expr, file, key)
     steps_per_epoch, total_steps = config_bindings(file, key, steps_per_epoch, total_steps)
     checked = _checked(text, name, steps_per_epoch, total_steps, "json" if fmt == "json" else "text")
+    metrics = read_metrics_option(metrics_file, metric_name)
     steps = parse_steps(steps_text) if steps_text else _default_steps(checked)
     try:
-        values = backend_values(backend, checked, steps)
+        values = backend_values(backend, checked, steps, metrics)
     except ClrdslError as err:
         fail(err)
     if fmt == "json":
@@ -667,7 +702,10 @@ def eval_cmd(expr, file, key, steps_text, backend, steps_per_epoch, total_steps,
               help="terminal plot width in characters")
 @click.option("--height", type=click.IntRange(min=4), default=16, show_default=True,
               help="terminal plot height in characters")
-def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, ylabel, title, width, height):
+@metrics_option
+@metric_name_option
+def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, ylabel, title, width, height,
+         metrics_file, metric_name):
     """Plot one or more schedules (overlaid, with a legend; several config keys: a panel each).
 
     Phase boundaries are dashed, cycle boundaries dotted; with --steps-per-epoch
@@ -705,8 +743,13 @@ def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, yl
         raise click.BadParameter(f"`{output}`: the figure formats are {', '.join(FORMATS)}",
                                  param_hint="'-o' / '--output'")
     checked = [_checked(text, name, steps_per_epoch, total_steps) for text, name in sources]
+    metrics = read_metrics_option(metrics_file, metric_name)
     n = steps or default_steps(checked)
-    all_series = [series(c, n, label=g, group=g) for c, g in zip(checked, group_of)]
+    try:
+        all_series = [series(c, n, label=g, group=g, metrics=metrics if plateau_clocks(c.root) else None)
+                      for c, g in zip(checked, group_of)]
+    except ClrdslError as err:
+        fail(err)
     if output is None:
         click.echo(terminal(all_series, width=width, height=height, log=log, color=_color(sys.stdout),
                             steps_per_epoch=steps_per_epoch))
@@ -727,8 +770,10 @@ def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, yl
 @spe_option
 @total_option
 @strict_option
+@metrics_option
+@metric_name_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def explain(expr, file, key, steps_per_epoch, total_steps, strict, fmt):
+def explain(expr, file, key, steps_per_epoch, total_steps, strict, metrics_file, metric_name, fmt):
     """Explain a schedule in plain words, with the numbers resolved.
 
     Its length, the values at the start, peak and end, where each phase starts
@@ -742,6 +787,10 @@ def explain(expr, file, key, steps_per_epoch, total_steps, strict, fmt):
       W004  a value <= 0 at a step an update uses
       W005  a cyclic schedule ends mid-cycle (CLR: end at a cycle boundary)
       W006  the schedule ends before total_steps
+      W007  a plateau clock in a phase too short for its patience
+
+    A schedule with plateau clocks is explained before any report, or, with
+    --metrics RUN.CSV, as it would have run on those reports.
 
     --strict makes the lints errors (exit 1).
 
@@ -756,8 +805,10 @@ def explain(expr, file, key, steps_per_epoch, total_steps, strict, fmt):
 
     text, name = read_expression(expr, file, key)
     steps_per_epoch, total_steps = config_bindings(file, key, steps_per_epoch, total_steps)
+    metrics = read_metrics_option(metrics_file, metric_name, fmt)
     try:
-        ex = do_explain(text, steps_per_epoch=steps_per_epoch, total_steps=total_steps, name=name)
+        ex = do_explain(text, steps_per_epoch=steps_per_epoch, total_steps=total_steps, name=name,
+                        metrics=metrics)
     except ClrdslError as err:
         fail(err, fmt)
     if fmt == "json":

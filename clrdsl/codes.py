@@ -94,6 +94,12 @@ ERRORS: dict[str, str] = {
     "E630": "a step beyond what the backend can count (2^63, or 2^31 on JAX without x64)",
     "E631": "a step that is not a whole number",
     "E632": "two names for one hyperparameter in a mapping (`lr` and `learning_rate`)",
+    "E640": "plateau: a saved plateau state that does not fit the schedule",
+    "E641": "plateau: a reported metric that is not a number, or a report at a negative step",
+    "E642": "plateau: a metrics file that cannot be read (`--metrics run.csv`: columns `step` and the metric)",
+    "E643": "plateau: metrics given for a schedule without a plateau clock",
+    "E644": "plateau: a plateau clock where nothing can report a metric (a standalone module, a range test, "
+            "a backend without reporting)",
     "E701": "range test: an unknown suggestion rule",
     "E702": "range test: an invalid window of the curve",
     "E703": "range test: too few points to suggest bounds",
@@ -118,6 +124,7 @@ LINTS: dict[str, str] = {
     "W004": "a value <= 0 at a step an update uses",
     "W005": "a cyclic schedule ends mid-cycle",
     "W006": "the schedule ends before total_steps",
+    "W007": "a plateau clock in a phase too short for its patience to ever reduce",
 }
 
 

@@ -632,9 +632,14 @@ class ValueGenerator:
     long flat sum never recurses.
     """
 
-    def __init__(self, copier: SourceCopier) -> None:
+    def __init__(self, copier: SourceCopier, root: M.Sched | None = None) -> None:
         self.copier = copier
         self.functions: list[str] = []  # helper functions, then value()
+        # A schedule with plateau clocks is a function of (t, k): k holds the count of
+        # each clock, in the order of `model.plateau_clocks`; every function takes it on.
+        clocks = M.plateau_clocks(root) if root is not None else ()
+        self.counts = {pc.clock: i for i, pc in enumerate(clocks)}
+        self.probing = False  # probes (the tools) read a node before any report: k defaults to 0s
 
     def generate(self, root: M.Sched, name: str = "value", doc: str = "") -> str:
         if isinstance(root, M.Seq):  # the common warmup >> decay: value() is the sequence
@@ -645,10 +650,11 @@ class ValueGenerator:
 
     def function(self, name: str, build, doc: str = "", arg: str = "t") -> str:
         """Append ``def name(arg): ...`` whose return value ``build(body, Expr(arg))`` writes."""
-        body = _Body({arg})
+        body = _Body({arg, "k"} if self.counts else {arg})
         result = build(body, Expr(arg))
         body.line(f"return {result.text}")
-        head = [f"def {name}({arg}):"]
+        k = "k" if not self.counts or not self.probing else f"k={literal((0,) * len(self.counts)).text}"
+        head = [f"def {name}({arg}, {k}):" if self.counts else f"def {name}({arg}):"]
         if doc:
             head.append(f'    """{doc}"""')
         self.functions.append("\n".join(head + body.lines) + "\n")
@@ -690,7 +696,7 @@ class ValueGenerator:
         acc = body.let("a", self._node(body, cur, t))
         for i, (pw, clock) in enumerate(reversed(spine)):
             b = body.let("b", self._sched(body, pw.right, clock, pw.length))
-            acc = binop(pw.op, acc, b)
+            acc = call(f"ops.{_XFN[pw.op]}", acc.text, b.text) if pw.op in _XFN else binop(pw.op, acc, b)
             if i + 1 < len(spine):
                 acc = body.let("a", acc)
         return acc
@@ -709,9 +715,10 @@ class ValueGenerator:
         self.functions.append(_tuple_statement(starts, [literal(v).text for v in node.starts])
                               + _tuple_statement(table, phases))
         shown = ", ".join(literal(s).text for s in node.starts[:4]) + (", ..." if n > 4 else "")
-        self.function(name, lambda body, c: call("ops.piecewise", c.text, starts, table),
+        more = ("k",) if self.counts else ()
+        self.function(name, lambda body, c: call("ops.piecewise", c.text, starts, table, *more),
                       doc or f"{n} phases starting at steps {shown}.")
-        return call(name, t.text)
+        return call(name, t.text, *more)
 
     def _modulate(self, body: _Body, node: M.Modulate, t: Expr) -> Expr:
         s = body.let("v", self._node(body, node.sched, t))
@@ -740,10 +747,10 @@ class ValueGenerator:
     def _scale(self, body: _Body, node: M.Scale, t: Expr, c: Expr | None) -> Expr:
         if isinstance(node, M.ScalePrim):
             fn = self.copier.copy(node.fn.value)
-            x = c if node.clock == "cycle" else t
+            x = self._clock(node.clock, t, c)
             return call(fn, "ops", x.text, *(f"{k}={literal(v).text}" for k, v in node.args))
         if isinstance(node, M.ScaleExpr):
-            x = body.let("x", call("ops.float", (c if node.clock == "cycle" else t).text))
+            x = body.let("x", call("ops.float", self._clock(node.clock, t, c).text))
             return self._x(node.body, x)
         if isinstance(node, M.ScaleConst):
             return literal(float(node.value))
@@ -756,6 +763,11 @@ class ValueGenerator:
             return call("ops.power", a.text, literal(float(node.power)).text)
         raise EmitError(f"not a scale node: {type(node).__name__}", code="E513",
                         expected="a scale node of clrdsl.model", found=type(node).__name__)
+
+    def _clock(self, clock: M.Clock, t: Expr, c: Expr | None) -> Expr:
+        if isinstance(clock, M.Plateau):
+            return Expr(f"k[{self.counts[clock]}]")
+        return c if clock == "cycle" and c is not None else t
 
     def _x(self, node: M.XExpr, x: Expr) -> Expr:
         if isinstance(node, M.XVar):
@@ -788,6 +800,8 @@ class ValueGenerator:
 
 
 VALUE_DOC = "The schedule at step `t` (non-negative; past the end the value holds)."
+VALUE_DOC_PLATEAU = ("The schedule at step `t` with `k[i]` reductions so far on its plateau clock `i` "
+                     "(non-negative; past the end the value holds).")
 
 
 # -- the module ------------------------------------------------------------------------------
@@ -851,8 +865,10 @@ def generate(checked: CheckedSchedule, target: Target, *, probes: tuple = ()) ->
     ``("value", node, name)`` a sub-schedule, ``("cycle", node, name)`` a schedule's
     0-based cycle index, ``("scale", modulate_node, name)`` a modulation's factor.
     """
-    entry = textwrap.dedent(target.entry).strip() + "\n"
-    wrapper = textwrap.dedent(target.wrapper).strip() + "\n" if target.wrapper.strip() else ""
+    plateaus = M.plateau_clocks(checked.root)
+    # a schedule with plateau clocks is value(t, k): its backend drives it (no entry, no module)
+    entry = textwrap.dedent(target.entry).strip() + "\n" if not plateaus else ""
+    wrapper = textwrap.dedent(target.wrapper).strip() + "\n" if target.wrapper.strip() and not plateaus else ""
     imports_src = "\n".join(target.imports)
     reserved = {"ops", "value", "t", "EXPR", "BINDINGS", "FINGERPRINT", "LENGTH"}
     reserved |= _top_level_names(entry) | _top_level_names(wrapper) | _top_level_names(imports_src)
@@ -871,8 +887,9 @@ def generate(checked: CheckedSchedule, target: Target, *, probes: tuple = ()) ->
     ops_name = copier.copy(target.ops)
     ops_blocks = list(copier.blocks)
     copier.blocks.clear()
-    gen = ValueGenerator(copier)
-    gen.generate(checked.root, doc=VALUE_DOC)
+    gen = ValueGenerator(copier, checked.root)
+    gen.probing = not checked.expr
+    gen.generate(checked.root, doc=VALUE_DOC if not gen.counts else VALUE_DOC_PLATEAU)
     for kind, node, name in probes:
         name = copier.fresh(name)
         if kind == "value":
@@ -905,7 +922,8 @@ def generate(checked: CheckedSchedule, target: Target, *, probes: tuple = ()) ->
     if fn_blocks:
         parts.append(_rule("shapes and scales, copied from their plugins") + "\n\n" + render_blocks(fn_blocks))
     parts.append(_rule("the schedule") + "\n\n\n" + value_src.rstrip())
-    parts.append(_rule(f"{target.framework} entry points") + "\n\n\n" + entry.rstrip())
+    if entry:
+        parts.append(_rule(f"{target.framework} entry points") + "\n\n\n" + entry.rstrip())
     code = "\n\n\n".join(p.rstrip() for p in parts) + "\n"
 
     expr_lines = checked.expr.splitlines() or [""]
@@ -936,9 +954,25 @@ def generate(checked: CheckedSchedule, target: Target, *, probes: tuple = ()) ->
 
 def emit_module(checked: CheckedSchedule, target: Target) -> str:
     """The standalone module for ``checked`` on ``target`` (a backend's ``emit``)."""
+    refuse_plateau(checked, f"a standalone {target.framework} module")
     gen = generate(checked, target)
     _compile(gen.module, gen.filename, target)  # a generator bug must not reach the user as a file
     return gen.module
+
+
+def refuse_plateau(checked: CheckedSchedule, what: str) -> None:
+    """Plateau clocks need something that reports metrics: refuse them in ``what``."""
+    clocks = M.plateau_clocks(checked.root)
+    if clocks:
+        from .errors import ClrdslTypeError
+
+        raise ClrdslTypeError(
+            f"{what} cannot take reported metrics, so it cannot run a plateau clock",
+            code="E644", span=clocks[0].clock.span, expected="a schedule of the update count alone",
+            found="`on=plateau(...)`",
+            hint="compile it in-process (`clrdsl.compile(expr, backend=...)`), whose object takes "
+            "`report(metric)`; see docs/plateau.md",
+        )
 
 
 def _compile(text: str, filename: str, target: Target):
@@ -993,5 +1027,6 @@ def _execute(gen: Generated, target: Target) -> types.ModuleType:
 
 def probe(root: M.Sched, target: Target, probes: tuple = ()) -> types.ModuleType:
     """Generated functions of a model node (not a whole checked program) for the tools:
-    ``value`` and each of ``probes`` (see :func:`generate`), executed in-process."""
+    ``value`` and each of ``probes`` (see :func:`generate`), executed in-process. A node
+    with plateau clocks is read before any report: ``k`` defaults to all counts 0."""
     return load(CheckedSchedule("", (), root), target, probes=probes)

@@ -15,6 +15,7 @@ W003  a warmup that decreases: a first phase falls and the next jumps back up
 W004  the value is <= 0 at some step an update uses
 W005  a cyclic schedule ends mid-cycle (CLR advises ending at a cycle boundary)
 W006  the schedule ends before ``total_steps``: its last value holds for the rest
+W007  a plateau clock in a phase too short for its patience ever to reduce
 ====  =====================================================================
 
 Values come from the generated Python-float code (:mod:`clrdsl.scalar`, one step at a
@@ -127,14 +128,34 @@ def _x_text(node: M.XExpr, prec: int = 0) -> str:
     return f"({text})" if p < prec else text
 
 
+def clock_text(clock: M.Clock) -> str:
+    if isinstance(clock, M.Plateau):
+        return f"the reductions so far of {call_text('plateau', tuple(clock.params.items()))}"
+    return "the 0-based cycle index" if clock == "cycle" else "the step"
+
+
+def plateau_rule(clock: M.Plateau) -> str:
+    """The rule of a plateau clock in words (torch ReduceLROnPlateau's)."""
+    better = {("min", "rel"): f"below best · (1 − {num(clock.threshold)})",
+              ("min", "abs"): f"below best − {num(clock.threshold)}",
+              ("max", "rel"): f"above best · (1 + {num(clock.threshold)})",
+              ("max", "abs"): f"above best + {num(clock.threshold)}"}[clock.mode, clock.threshold_mode]
+    text = (f"each reported metric {better} becomes the best; any other is a bad evaluation, and after "
+            f"{clock.patience + 1} bad evaluation{'s' if clock.patience else ''} in a row the count "
+            "rises by 1")
+    if clock.cooldown:
+        text += f"; the {clock.cooldown} report{'s' if clock.cooldown > 1 else ''} after a reduction count as good"
+    if clock.eps:
+        text += f"; a reduction that would lower the value by {num(clock.eps)} or less is not taken"
+    return text + ". Before any report the count is 0."
+
+
 def scale_text(node: M.Scale) -> str:
     """A scale in words and numbers."""
     if isinstance(node, M.ScalePrim):
-        clock = "the 0-based cycle index" if node.clock == "cycle" else "the step"
-        return f"{call_text(node.name, node.args)} of {clock}"
+        return f"{call_text(node.name, node.args)} of {clock_text(node.clock)}"
     if isinstance(node, M.ScaleExpr):
-        clock = "x = the 0-based cycle index" if node.clock == "cycle" else "x = the step"
-        return f"scale({_x_text(node.body)}) with {clock}"
+        return f"scale({_x_text(node.body)}) with x = {clock_text(node.clock)}"
     if isinstance(node, M.ScaleConst):
         return num(node.value)
     if isinstance(node, M.ScaleMul):
@@ -236,8 +257,9 @@ class Explanation:
 
 
 class _Explainer:
-    def __init__(self, checked: M.CheckedSchedule, source: Source | None) -> None:
+    def __init__(self, checked: M.CheckedSchedule, source: Source | None, metrics=None) -> None:
         self.checked = checked
+        self.metrics = None if metrics is None else list(metrics)
         self.source = source
         self.total = checked.bindings_dict.get("total_steps")
         self.spe = checked.bindings_dict.get("steps_per_epoch")
@@ -252,6 +274,9 @@ class _Explainer:
         else:
             self.horizon = _default_horizon(root)
         self.value = _fn(root)
+        if self.metrics is not None:  # the values of the run the metrics come from
+            whole = _numpy_fn(checked, self.metrics)
+            self.value = lambda t: float(whole(int(t)))
 
     def span(self, node, fallback: Span | None) -> Span | None:
         s = getattr(node, "span", None)
@@ -282,7 +307,7 @@ class _Explainer:
             "length": None if math.isinf(self.length) else self.length,
             "horizon": self.horizon,
         }
-        scan = _scan(self.checked, self.horizon)
+        scan = _scan(self.checked, self.horizon, self.metrics)
         facts["values"] = {
             "start": {"step": 0, "value": self.value(0)},
             "min": {"step": scan[1], "value": scan[0]},
@@ -293,13 +318,59 @@ class _Explainer:
         elif not math.isinf(self.length):
             facts["values"]["end"] = {"step": self.length, "value": self.value(self.length)}
         facts["structure"] = self.node(root, 0, top)
+        clocks = M.plateau_clocks(root)
+        if clocks:
+            facts["plateaus"] = self.plateaus(clocks)
         self.global_lints(root, scan, top)
         return facts
+
+    def plateaus(self, clocks) -> list[dict]:
+        """Each plateau clock: its rule in words, where it listens, and (given a run's
+        metrics) the reductions it would have made."""
+        out = []
+        reductions: list[list[dict]] = [[] for _ in clocks]
+        if self.metrics is not None:
+            from .registry import get_backend
+
+            report_steps, counts = get_backend("numpy").compile(self.checked).replay(self.metrics)
+            for j, t in enumerate(report_steps):
+                for i in range(len(clocks)):
+                    if counts[j + 1][i] != counts[j][i]:
+                        reductions[i].append({"step": t, "count": counts[j + 1][i]})
+        for i, pc in enumerate(clocks):
+            c = pc.clock
+            row = {"clock": call_text("plateau", tuple(c.params.items())), **c.params,
+                   "windows": [[a, None if math.isinf(b) else b] for a, b in pc.windows],
+                   "rule": plateau_rule(c)}
+            if self.metrics is not None:
+                row["reductions"] = reductions[i]
+            out.append(row)
+            self.plateau_lint(pc)
+        return out
+
+    def plateau_lint(self, pc: M.PlateauClock) -> None:
+        """W007: a window shorter than the reports a reduction needs (at most one report per
+        update; with ``steps_per_epoch``, one per epoch)."""
+        need = pc.clock.patience + 1
+        per = self.spe or 1
+        for a, b in pc.windows:
+            if self.total is not None:
+                b = min(b, self.total)
+            if math.isinf(b):
+                continue
+            if (b - a) < need * per:
+                unit = "epochs" if self.spe else "updates"
+                have = (b - a) / per
+                self.warn("W007", f"the plateau clock listens on steps [{steps(a)}, {steps(b)}): "
+                          f"{num(have)} {unit}, but a reduction needs {need} bad evaluations in a row "
+                          f"(patience={pc.clock.patience}){' reporting once an epoch' if self.spe else ''}: "
+                          "it can never reduce", self.span(pc.clock, None),
+                          "lengthen the phase, or lower `patience`")
 
     def global_lints(self, root: M.Sched, scan, top: Span | None) -> None:
         lo, lo_at = scan[0], scan[1]
         if lo <= 0:
-            first = _first_nonpositive(self.checked, self.horizon, strict=lo < 0)
+            first = _first_nonpositive(self.checked, self.horizon, strict=lo < 0, metrics=self.metrics)
             v = self.value(first)
             if v < 0:
                 msg = (f"the value turns negative at step {first} ({num(v)}; lowest {num(lo)} at step {lo_at}): "
@@ -514,13 +585,19 @@ def _default_horizon(root: M.Sched) -> int:
     return int(max(h, DEFAULT_HORIZON if not longest else 1))
 
 
-def _scan(checked: M.CheckedSchedule, horizon: int):
+def _numpy_fn(checked: M.CheckedSchedule, metrics=None):
+    """The schedule on NumPy arrays of steps (with a run's metrics, for plateau clocks)."""
+    from .registry import get_backend
+
+    s = get_backend("numpy").compile(checked)
+    return s if metrics is None else (lambda t: s(t, metrics=metrics))
+
+
+def _scan(checked: M.CheckedSchedule, horizon: int, metrics=None):
     """(min, first step of min, max, first step of max) over steps [0, horizon)."""
     import numpy as np
 
-    from .registry import get_backend
-
-    fn = get_backend("numpy").compile(checked)
+    fn = _numpy_fn(checked, metrics)
     h = max(int(horizon), 1)
     best = [math.inf, 0, -math.inf, 0]
     if h <= SCAN_LIMIT:
@@ -540,14 +617,12 @@ def _scan(checked: M.CheckedSchedule, horizon: int):
     return tuple(best)
 
 
-def _first_nonpositive(checked: M.CheckedSchedule, horizon: int, strict: bool = False) -> int:
+def _first_nonpositive(checked: M.CheckedSchedule, horizon: int, strict: bool = False, metrics=None) -> int:
     """The first step in [0, horizon) whose value is <= 0 (< 0 when ``strict``); over a
     long run, the first such step of the sample :func:`_scan` uses, refined step by step."""
     import numpy as np
 
-    from .registry import get_backend
-
-    fn = get_backend("numpy").compile(checked)
+    fn = _numpy_fn(checked, metrics)
     h = max(int(horizon), 1)
 
     def first_bad(t):
@@ -741,6 +816,16 @@ def _render(facts: dict) -> str:
         lines.append(f"end:      {num(v['end']['value'])} at step {v['end']['step']} ({what})")
     lines.append("")
     lines.extend(_render_node(facts["structure"], 0))
+    for i, p in enumerate(facts.get("plateaus", ())):
+        where = ", ".join(f"[{steps(a)}, {'...' if b is None else steps(b)})" for a, b in p["windows"])
+        lines += ["", f"plateau clock {i + 1}: {p['clock']}, listening on steps {where}",
+                  f"  {p['rule']}"]
+        if "reductions" in p:
+            if p["reductions"]:
+                lines += [f"  with the metrics given: count {r['count']} from step {steps(r['step'])}"
+                          for r in p["reductions"]]
+            else:
+                lines.append("  with the metrics given: no reduction")
     return "\n".join(lines)
 
 
@@ -775,7 +860,8 @@ def _render_node(f: dict, depth: int) -> list[str]:
     if kind == "window":
         return [f"{pad}the first {steps(f['length'])} steps of:"] + _render_node(f["schedule"], depth + 1)
     if kind == "pointwise":
-        word = {"+": "the sum", "-": "the difference", "*": "the product", "/": "the quotient"}[f["op"]]
+        word = {"+": "the sum", "-": "the difference", "*": "the product", "/": "the quotient",
+                "max": "the larger, step by step,", "min": "the smaller, step by step,"}[f["op"]]
         return ([f"{pad}{word} ({f['op']}) of:"] + _render_node(f["left"], depth + 1)
                 + _render_node(f["right"], depth + 1))
     if kind == "modulate":
@@ -820,13 +906,23 @@ def _render_cyclic(f: dict, depth: int) -> list[str]:
 
 
 def explain(text: str | M.CheckedSchedule, *, steps_per_epoch: int | None = None,
-            total_steps: int | None = None, name: str = "<expr>") -> Explanation:
-    """Check ``text`` and explain it (raises :class:`~clrdsl.ClrdslError` on bad input)."""
+            total_steps: int | None = None, name: str = "<expr>", metrics=None) -> Explanation:
+    """Check ``text`` and explain it (raises :class:`~clrdsl.ClrdslError` on bad input).
+
+    ``metrics``: the ``(step, value)`` reports of a run, for a schedule with plateau
+    clocks: the explanation then lists the reductions they would have made, and its
+    values are those of that run (without them, before any report)."""
     from .api import check
 
     checked = check(text, steps_per_epoch=steps_per_epoch, total_steps=total_steps, name=name)
+    if metrics is not None and not M.plateau_clocks(checked.root):
+        from .errors import ClrdslTypeError
+
+        raise ClrdslTypeError("this schedule has no plateau clock, so reported metrics cannot change it",
+                              code="E643", expected="a schedule with `on=plateau(...)`, or no metrics",
+                              found=checked.expr[:60])
     source = Source(text, name) if isinstance(text, str) else None
-    ex = _Explainer(checked, source)
+    ex = _Explainer(checked, source, metrics)
     facts = ex.run()
     return Explanation(checked, source, facts, _ordered(ex.lints))
 

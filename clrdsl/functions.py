@@ -37,6 +37,7 @@ KINDS = {
     "choice": "one of the listed identifiers",
     "schedule": "a schedule",
     "scale": "a scale",
+    "clock": "`iterations`, `cycle` or `plateau(...)`",
     "any": "any value",
 }
 
@@ -137,7 +138,7 @@ class ScaleFn:
     kind: str = field(default="scale", init=False)
 
     def signature(self) -> str:
-        ps = [p.describe() for p in self.params] + [f"on: iterations|cycle = {self.default_clock}"]
+        ps = [p.describe() for p in self.params] + [f"on: iterations|cycle|plateau(...) = {self.default_clock}"]
         return f"{self.name}({', '.join(ps)})"
 
 

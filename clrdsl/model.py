@@ -13,8 +13,9 @@ Schedules (functions of a 0-based clock ``t`` → float):
 - :class:`Pointwise` — ``+ - * /`` of schedules and numbers on a shared clock.
 - :class:`Modulate` — ``schedule * scale``: ``base + (value - base) · scale``.
 
-Scales (of the schedule's own clock, ``on=iterations``, or of its 0-based cycle
-index, ``on=cycle``): :class:`ScalePrim`, :class:`ScaleExpr` (an inline formula of
+Scales (of the schedule's own clock, ``on=iterations``, of its 0-based cycle
+index, ``on=cycle``, or of a metric-driven :class:`Plateau` clock, the number of
+reductions so far): :class:`ScalePrim`, :class:`ScaleExpr` (an inline formula of
 ``x``), :class:`ScaleMul`, :class:`ScalePow`, :class:`ScaleConst`.
 
 Past its length a finite schedule holds its value at ``t = length``.
@@ -160,10 +161,44 @@ Sched = Union[Const, Prim, Seq, Pointwise, Modulate, Window]
 
 
 @dataclass(frozen=True)
+class Plateau:
+    """``on=plateau(...)``: a clock advanced by reported metrics, not by updates.
+
+    Its value is the number of reductions so far (0 at the start): a report that does not
+    improve on the best metric by ``threshold`` is a bad evaluation, and more than
+    ``patience`` bad evaluations in a row make a reduction, after which ``cooldown``
+    reports are ignored (torch ``ReduceLROnPlateau`` semantics; :mod:`clrdsl.plateau`
+    holds the rule). ``uid`` tells two clocks apart: each ``plateau(...)`` written (or
+    expanded from a definition) is its own clock with its own state; a ``let`` used twice
+    is one clock.
+    """
+
+    patience: int
+    mode: str  # min | max
+    threshold: float
+    threshold_mode: str  # rel | abs
+    cooldown: int
+    eps: float
+    uid: int = 0
+    span: Span | None = _nospan()
+
+    def __str__(self) -> str:
+        return "plateau"
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"patience": self.patience, "mode": self.mode, "threshold": self.threshold,
+                "threshold_mode": self.threshold_mode, "cooldown": self.cooldown, "eps": self.eps}
+
+
+Clock = Union[str, Plateau]  # "iterations" | "cycle" | a Plateau
+
+
+@dataclass(frozen=True)
 class ScalePrim:
     fn: ScaleFn
     args: tuple[tuple[str, Any], ...]
-    clock: str  # iterations | cycle
+    clock: Clock  # iterations | cycle | a Plateau
     span: Span | None = _nospan()
 
     @property
@@ -210,7 +245,7 @@ MATH_FUNCTIONS = {
 @dataclass(frozen=True)
 class ScaleExpr:
     body: XExpr
-    clock: str
+    clock: Clock
     span: Span | None = _nospan()
 
 
@@ -309,14 +344,62 @@ def timed_walk(root: "Sched", prune=None):
                          if not isinstance(c, (ScalePrim, ScaleExpr, ScaleConst, ScaleMul, ScalePow)))
 
 
+def clock_name(clock: Clock) -> str:
+    """``iterations``, ``cycle`` or ``plateau``."""
+    return clock if isinstance(clock, str) else "plateau"
+
+
 def scale_clocks(s: Scale) -> set[str]:
+    """The names of the clocks a scale reads (``iterations``, ``cycle``, ``plateau``)."""
     if isinstance(s, (ScalePrim, ScaleExpr)):
-        return {s.clock}
+        return {clock_name(s.clock)}
     if isinstance(s, ScaleMul):
         return scale_clocks(s.left) | scale_clocks(s.right)
     if isinstance(s, ScalePow):
         return scale_clocks(s.scale)
     return set()
+
+
+def scale_plateaus(s: Scale) -> list[Plateau]:
+    """The plateau clocks a scale reads, in order of appearance."""
+    out: list[Plateau] = []
+    stack = [s]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ScalePrim, ScaleExpr)):
+            if isinstance(node.clock, Plateau) and node.clock not in out:
+                out.append(node.clock)
+        elif isinstance(node, ScaleMul):
+            stack.extend((node.right, node.left))
+        elif isinstance(node, ScalePow):
+            stack.append(node.scale)
+    return out
+
+
+@dataclass(frozen=True)
+class PlateauClock:
+    """A plateau clock of a schedule and the global steps it listens on: the windows
+    ``[start, end)`` of the phases that use it (a report at another step leaves it alone)."""
+
+    clock: Plateau
+    windows: tuple[tuple[float, float], ...]
+
+    def listens(self, t: float) -> bool:
+        return any(a <= t < b for a, b in self.windows)
+
+
+def plateau_clocks(root: Sched) -> tuple[PlateauClock, ...]:
+    """Every plateau clock of ``root``, in a fixed order (the order of the counts that
+    ``value(t, k)`` takes), with the windows where it listens. Empty for a schedule of
+    time alone."""
+    found: dict[Plateau, list[tuple[float, float]]] = {}
+    for node, offset, end in timed_walk(root):
+        if isinstance(node, Modulate):
+            for clock in scale_plateaus(node.scale):
+                windows = found.setdefault(clock, [])
+                if (offset, end) not in windows:
+                    windows.append((offset, end))
+    return tuple(PlateauClock(c, tuple(sorted(w))) for c, w in found.items())
 
 
 # -- the checked program ------------------------------------------------------------
@@ -360,6 +443,12 @@ def _num(v):
     return v
 
 
+def _clock_json(clock: Clock) -> Any:
+    if isinstance(clock, str):
+        return clock
+    return {"clock": "plateau", **{k: _num(v) for k, v in clock.params.items()}}
+
+
 def to_json(node) -> Any:
     """A JSON-ready description of a model node (what ``--format json`` prints)."""
     if isinstance(node, Const):
@@ -379,9 +468,9 @@ def to_json(node) -> Any:
     if isinstance(node, Window):
         return {"node": "window", "schedule": to_json(node.sched), "length": _num(node.length)}
     if isinstance(node, ScalePrim):
-        return {"node": "scale", "name": node.name, "args": dict(node.args), "on": node.clock}
+        return {"node": "scale", "name": node.name, "args": dict(node.args), "on": _clock_json(node.clock)}
     if isinstance(node, ScaleExpr):
-        return {"node": "scale_expr", "body": to_json(node.body), "on": node.clock}
+        return {"node": "scale_expr", "body": to_json(node.body), "on": _clock_json(node.clock)}
     if isinstance(node, ScaleConst):
         return {"node": "scale_const", "value": node.value}
     if isinstance(node, ScaleMul):

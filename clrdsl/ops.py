@@ -8,12 +8,15 @@ written against it, so one definition runs everywhere:
     mod(t, p), floordiv(t, p)   floor modulo / division — exact when both are integers,
                                 which keeps a position inside a cycle exact at any step
     where(c, a, b)              elementwise choice (both branches are evaluated)
-    piecewise(t, starts, phases)
+    piecewise(t, starts, phases[, k])
                                 a sequence: phase ``i`` (a function of its own clock)
                                 on the steps ``[starts[i], starts[i+1])`` with the
                                 clock ``t - starts[i]``; ``starts[0] == 0``. Each backend
                                 picks how: the one current phase (Python floats), a
-                                gather per phase (NumPy), a ``where`` chain (in-graph)
+                                gather per phase (NumPy), a ``where`` chain (in-graph).
+                                A schedule with plateau clocks passes ``k``, the tuple of
+                                their counts (each a number, or an array shaped like
+                                ``t``), on to each phase: ``phase(clock, k)``
     minimum, maximum, clip(x, lo, hi)
     exp, log, sin, cos, tan, tanh, sqrt, abs, floor, ceil, power(a, b)
     bucket(t, edges)            how many of ``edges`` (a sorted list of Python ints) are <= t:
@@ -50,13 +53,13 @@ def _exp(x):
         return math.inf
 
 
-def _pick_phase(t, starts, phases):
+def _pick_phase(t, starts, phases, *k):
     """One step: only the phase holding ``t`` runs (O(log n) in the number of phases)."""
     i = max(bisect_right(starts, t) - 1, 0)
-    return phases[i](t - starts[i])
+    return phases[i](t - starts[i], *k)
 
 
-def where_chain(ops, t, starts, phases):
+def where_chain(ops, t, starts, phases, *k):
     """``piecewise`` for in-graph backends: every phase on its clock held at 0 before its
     start, then ``ops.where`` keeps the current one (traceable; no branching on values).
     A boundary belongs to the new phase."""
@@ -65,9 +68,9 @@ def where_chain(ops, t, starts, phases):
     def clock(i):
         return t if starts[i] == 0 else ops.maximum(t - starts[i], 0)
 
-    out = phases[last](clock(last))
+    out = phases[last](clock(last), *k)
     for i in range(last - 1, -1, -1):
-        out = ops.where(t < starts[i + 1], phases[i](clock(i)), out)
+        out = ops.where(t < starts[i + 1], phases[i](clock(i), *k), out)
     return out
 
 

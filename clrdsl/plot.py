@@ -49,19 +49,23 @@ def default_steps(checked: list[CheckedSchedule]) -> int:
     return max(_default_horizon(c.root) for c in checked) // 2
 
 
-def series(checked: CheckedSchedule, n: int, label: str | None = None, group: str | None = None) -> Series:
+def series(checked: CheckedSchedule, n: int, label: str | None = None, group: str | None = None,
+           metrics=None) -> Series:
     """Values of ``checked`` at steps ``[0, n)`` (every step, or a sample that keeps
-    each boundary and the steps beside it)."""
+    each boundary and the steps beside it). ``metrics``: a run's ``(step, value)``
+    reports, for a schedule with plateau clocks (what it would have done on that run)."""
     from .registry import get_backend
 
-    fn = get_backend("numpy").compile(checked)
+    compiled = get_backend("numpy").compile(checked)
     phases, cycles = boundaries(checked.root, n)
+    reports = sorted({int(s) for s, _ in metrics}) if metrics is not None else []
     if n <= FULL:
         t = np.arange(n, dtype=np.int64)
     else:
-        marks = np.asarray([b + d for b in phases + cycles for d in (-1, 0) if 0 <= b + d < n], dtype=np.int64)
+        marks = np.asarray([b + d for b in phases + cycles + reports for d in (-1, 0) if 0 <= b + d < n],
+                           dtype=np.int64)
         t = np.unique(np.concatenate([np.linspace(0, n - 1, SAMPLE).astype(np.int64), marks]))
-    v = np.asarray(fn(t), dtype=np.float64)
+    v = np.asarray(compiled(t) if metrics is None else compiled(t, metrics=metrics), dtype=np.float64)
     return Series(label or checked.expr, checked, t, v, phases, cycles, group)
 
 

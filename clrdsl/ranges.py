@@ -310,6 +310,9 @@ class RangeAnalysis:
             why = Why(node.span, f"{what} divides by {self.quote(node.right.span, 'a schedule')}, "
                       "which reaches 0" if b.has(0) else f"{what} can overflow", found)
             return div(a, b, why)
+        if node.op in ("max", "min"):
+            pick = max if node.op == "max" else min
+            return Iv(pick(a.lo, b.lo), pick(a.hi, b.hi), a.nan or b.nan, a.why or b.why)
         why = Why(node.span, f"{what} can overflow", f"{a.text()} {node.op} {b.text()}")
         return {"+": add, "-": sub, "*": mul}[node.op](a, b, why)
 
@@ -349,7 +352,9 @@ class RangeAnalysis:
             a = self.scale(node.scale, t_max, sched)
             return power(a, point(node.power), Why(node.span, f"{self.quote(node.span)} leaves the domain of "
                                                    "`**` or overflows", f"{a.text()} ** {_g(node.power)}"))
-        x_max = t_max if node.clock == "iterations" else _cycles(sched, t_max)
+        # a plateau clock counts reductions: any whole number, however few the steps
+        x_max = t_max if node.clock == "iterations" else T_MAX if isinstance(node.clock, M.Plateau) \
+            else _cycles(sched, t_max)
         if isinstance(node, M.ScalePrim):
             hook = getattr(node.fn, "range", None)
             kw = dict(node.args)

@@ -524,9 +524,9 @@ def _power(a, b):
     return K.power(_as_float(a), _as_float(b))
 
 
-def _piecewise(t, starts, phases):
+def _piecewise(t, starts, phases, *k):
     """A sequence in-graph: a ``where`` chain over the phases (traceable)."""
-    return where_chain(KerasOps, t, starts, phases)
+    return where_chain(KerasOps, t, starts, phases, *k)
 
 
 class KerasOps:

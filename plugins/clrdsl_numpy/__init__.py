@@ -15,25 +15,30 @@ import numpy as np
 from clrdsl.backend import Backend, Compiled, Emits, Evaluates
 from clrdsl.emit import emit_module, load
 from clrdsl.errors import ClrdslTypeError
+from clrdsl.model import plateau_clocks
+from clrdsl.plateau import replay
 from clrdsl.steps import check_host
 
 
-def _gather_phases(t, starts, phases):
+def _gather_phases(t, starts, phases, *k):
     """A sequence over an array of steps: each phase runs on its own steps only (a stable
-    sort groups them), so n phases over T steps cost O(T log T + n), not O(T * n)."""
+    sort groups them), so n phases over T steps cost O(T log T + n), not O(T * n).
+    ``k`` (schedules with plateau clocks) is the tuple of counts, each an array shaped
+    like ``t`` or a number; each phase gets the counts of its own steps."""
     t = np.asarray(t)
     which = np.searchsorted(np.asarray(starts), t, side="right") - 1
     np.maximum(which, 0, out=which)
     if t.size and which.min() == which.max():  # one phase (a block of steps inside it)
         i = int(which.flat[0])
-        return phases[i](t - starts[i])
+        return phases[i](t - starts[i], *k)
     flat_t, flat_i = t.ravel(), which.ravel()
     order = np.argsort(flat_i, kind="stable")
     bounds = np.searchsorted(flat_i[order], np.arange(len(phases) + 1))
     out = np.empty(flat_t.shape, dtype=np.float64)
     for i in np.flatnonzero(np.diff(bounds)).tolist():
         sel = order[bounds[i]:bounds[i + 1]]
-        out[sel] = phases[i](flat_t[sel] - starts[i])
+        more = tuple(tuple(np.ravel(c)[sel] if np.ndim(c) else c for c in counts) for counts in k)
+        out[sel] = phases[i](flat_t[sel] - starts[i], *more)
     return out.reshape(t.shape)
 
 
@@ -89,14 +94,51 @@ def evaluate(fn, t):
 
 
 class NumpySchedule(Compiled):
-    """A compiled schedule: call it with a step or an integer array of steps."""
+    """A compiled schedule: call it with a step or an integer array of steps.
+
+    A schedule with plateau clocks also takes ``metrics``, the ``(step, value)`` reports
+    of a run (a report at step ``s`` applies from step ``s`` on): ``s(steps, metrics=...)``
+    is what the schedule would have done on that run. Without reports every plateau
+    clock reads 0.
+    """
 
     def __init__(self, checked) -> None:
         self.checked = checked
-        self._fn = load(checked, _target()).schedule
+        self.plateaus = plateau_clocks(checked.root)
+        mod = load(checked, _target())
+        if self.plateaus:
+            self._value = mod.value  # value(t, k)
+        else:
+            self._fn = mod.schedule
 
-    def __call__(self, t):
-        return self._fn(check_host(t, backend="numpy"))  # a step int64 cannot hold is refused
+    def __call__(self, t, metrics=None):
+        t = check_host(t, backend="numpy")  # a step int64 cannot hold is refused
+        if not self.plateaus:
+            if metrics is not None:
+                raise ClrdslTypeError(
+                    "this schedule has no plateau clock, so reported metrics cannot change it",
+                    code="E643", expected="a schedule with `on=plateau(...)`, or no `metrics=`",
+                    found=f"metrics= with {self.checked.expr!r}",
+                )
+            return self._fn(t)
+        report_steps, rows = self.replay(metrics or ())
+        at = np.asarray(report_steps, dtype=np.int64)
+        table = np.asarray(rows, dtype=np.int64)
+
+        def value(flat):
+            which = np.searchsorted(at, flat, side="right")
+            return self._value(flat, tuple(table[which, j] for j in range(table.shape[1])))
+
+        return evaluate(value, t)
+
+    def replay(self, metrics):
+        """``(report_steps, counts)`` of :func:`clrdsl.plateau.replay` for this schedule."""
+        return replay(self.checked.root, metrics, self._scalar)
+
+    def _scalar(self, t, counts):
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            one = np.asarray([t], dtype=np.int64)
+            return float(self._value(one, tuple(np.asarray([c], dtype=np.int64) for c in counts))[0])
 
 
 class NumpyBackend(Backend, Emits, Evaluates):
@@ -122,8 +164,8 @@ class NumpyBackend(Backend, Emits, Evaluates):
         """Standalone NumPy source for the schedule (``clrdsl compile``; no clrdsl needed to run it)."""
         return emit_module(checked, _target())
 
-    def values(self, checked, steps):
-        return NumpySchedule(checked)(np.asarray(list(steps), dtype=np.int64)).tolist()
+    def values(self, checked, steps, metrics=None):
+        return NumpySchedule(checked)(np.asarray(list(steps), dtype=np.int64), metrics=metrics).tolist()
 
 
 def _target():

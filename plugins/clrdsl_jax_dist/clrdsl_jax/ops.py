@@ -59,9 +59,9 @@ def _power(a, b):
     return jnp.power(a, b)  # exact bases (1.5, 0.5, 2) keep exact integer powers
 
 
-def _piecewise(t, starts, phases):
+def _piecewise(t, starts, phases, *k):
     """A sequence in-graph: a ``where`` chain over the phases (traceable)."""
-    return where_chain(JaxOps, t, starts, phases)
+    return where_chain(JaxOps, t, starts, phases, *k)
 
 
 def _bucket(t, edges):

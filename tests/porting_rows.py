@@ -36,6 +36,7 @@ class Case:
     far: tuple[int, ...] = ()  # and these (where the peer is defined there)
     tol: float = F64
     bindings: dict = field(default_factory=dict)
+    metrics: list | None = None  # a run's (step, value) reports, for a peer that follows a metric
 
 
 @dataclass
@@ -112,6 +113,94 @@ def optax_peer(schedule):
     return lambda steps: np.asarray(fn(jnp.asarray(steps, dtype=jnp.int32)), dtype=np.float64)
 
 
+# -- peers that follow a metric: a run's reports, and the peer replaying them ----------------
+
+
+def metric_trace(rng: np.random.Generator, n: int, every: int, lo: float = 0.5) -> list[tuple[int, float]]:
+    """``n`` reports, one every ``every`` steps from step 0: a metric that improves, stalls
+    (exact ties) and worsens, on a grid of 1/1024 (exact in float32, so a float32 peer
+    and clrdsl's float64 comparisons see the same ties)."""
+    out, v = [], 1.0
+    for i in range(n):
+        r = rng.random()
+        if r < 0.4:
+            v = max(lo, v - int(rng.integers(1, 40)) / 1024)
+        elif r > 0.65:
+            v = v + int(rng.integers(1, 20)) / 1024
+        out.append((i * every, v))
+    return out
+
+
+def replayed(apply, read, metrics):
+    """A peer at any steps: ``apply(value)`` feeds each report at its step, ``read()`` is
+    the value after the reports of that step (a report at step s applies from s on)."""
+    def peer(steps):
+        n = int(np.max(steps)) + 1
+        out, j = np.empty(n), 0
+        for t in range(n):
+            while j < len(metrics) and metrics[j][0] == t:
+                apply(metrics[j][1])
+                j += 1
+            out[t] = read()
+        return out[np.asarray(steps)]
+    return peer
+
+
+def torch_plateau(make, metrics, lr):
+    """torch's ReduceLROnPlateau (or HF's, which is it) fed ``metrics``."""
+    import torch
+
+    def peer(steps):
+        p = torch.nn.Parameter(torch.zeros(1, dtype=torch.float64))
+        opt = torch.optim.SGD([p], lr=lr)
+        sched = make(opt)
+        return replayed(sched.step, lambda: float(opt.param_groups[0]["lr"]), metrics)(steps)
+    return peer
+
+
+def keras_plateau(metrics, lr, **kw):
+    """Keras's ReduceLROnPlateau callback, fed one report per epoch end."""
+    import keras
+
+    def peer(steps):
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=lr), loss="mse")
+        cb = keras.callbacks.ReduceLROnPlateau(monitor="val_loss", **kw)
+        cb.set_model(model)
+        cb.on_train_begin()
+        epoch = iter(range(len(metrics)))
+        return replayed(lambda v: cb.on_epoch_end(next(epoch), {"val_loss": v}),
+                        lambda: float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)), metrics)(steps)
+    return peer
+
+
+def optax_plateau(metrics, lr, **kw):
+    """optax's contrib.reduce_on_plateau after sgd(lr): the step of a unit gradient, one
+    report (``value=``) with every update."""
+    import jax.numpy as jnp
+    import optax
+
+    def peer(steps):
+        tx = optax.chain(optax.sgd(lr), optax.contrib.reduce_on_plateau(**kw))
+        params = jnp.zeros(1)
+        state = tx.init(params)
+        values = dict(metrics)
+        n = int(np.max(steps)) + 1
+        out = np.empty(n)
+        for t in range(n):
+            updates, state = tx.update(jnp.ones(1), state, params, value=values[t])
+            out[t] = -float(updates[0])
+        return out[np.asarray(steps)]
+    return peer
+
+
+def _plateau_expr(lr, factor, patience, mode, threshold, threshold_mode, cooldown, floor=0.0, eps=0.0):
+    clock = (f"plateau(patience={patience}, mode={mode}, threshold={_num(threshold)}, "
+             f"threshold_mode={threshold_mode}, cooldown={cooldown}" + (f", eps={_num(eps)}" if eps else "") + ")")
+    body = f"constant({_num(lr)}) * exp(gamma={_num(factor)}, on={clock})"
+    return f"max({body}, {_num(floor)})" if floor else body
+
+
 def _far32(end):
     return _far(end, int32=True)
 
@@ -125,6 +214,20 @@ def _far(end, int32=False):
 
 def _torch_rows():
     from torch.optim import lr_scheduler as L  # noqa: F401  (the peer must exist)
+
+    def reduce_plateau(rng):
+        lr, f = rng.uniform(0.01, 1), float(rng.choice([0.1, 0.5, 0.7]))
+        p, c, every = int(rng.integers(0, 4)), int(rng.integers(0, 3)), int(rng.integers(3, 12))
+        mode, tm = str(rng.choice(["min", "max"])), str(rng.choice(["rel", "abs"]))
+        th = float(rng.choice([0.0, 1e-4, 1 / 256])) if tm == "abs" else float(rng.choice([0.0, 1e-4, 1e-2]))
+        floor, eps = lr * float(rng.choice([0.0, 1e-3])), float(rng.choice([0.0, 1e-8, lr / 100]))
+        metrics = metric_trace(rng, 60, every)
+        if mode == "max":
+            metrics = [(t, -v) for t, v in metrics]
+        peer = torch_plateau(lambda o: L.ReduceLROnPlateau(o, mode=mode, factor=f, patience=p, threshold=th,
+                                                           threshold_mode=tm, cooldown=c, min_lr=floor, eps=eps),
+                             metrics, lr)
+        return Case(_plateau_expr(lr, f, p, mode, th, tm, c, floor, eps), peer, 60 * every, metrics=metrics)
 
     def lambda_lr(rng):
         lr, a, n = rng.uniform(0.01, 1), rng.uniform(0.001, 0.2), int(rng.integers(50, 300))
@@ -280,7 +383,9 @@ def _torch_rows():
             "as the rate", "holds", onecycle(True)),
         Row(T, "PolynomialLR", "`poly(lr, 0, over=total_iters, power=p)`", "reaches 0 at `total_iters`", "holds",
             polynomial_lr),
-        Row(T, "ReduceLROnPlateau", "no spelling: it follows a metric, not the step", "-", "-"),
+        Row(T, "ReduceLROnPlateau", "`max(constant(lr) * exp(gamma=factor, on=plateau(patience=p, mode=m, "
+            "threshold=th, threshold_mode=tm, cooldown=c, eps=eps)), min_lr)` (torch's `eps` default is `1e-8`)",
+            "a reduction applies from the step of the report that makes it", "reduces on reports", reduce_plateau),
     ]
 
 
@@ -339,8 +444,23 @@ def _keras_rows():
         return Case(f"poly({_num(init)}, {_num(end)}, over={d}, power={_num(p)})",
                     keras_peer(S.PolynomialDecay(init, d, end, power=p)), d + 5, _far(d), F32)
 
+    def reduce_plateau(rng):
+        lr, f = rng.uniform(0.01, 1), float(rng.choice([0.1, 0.5]))
+        p, c, d = int(rng.integers(0, 5)), int(rng.integers(0, 4)), float(rng.choice([0.0, 1 / 256]))
+        mode, floor = str(rng.choice(["min", "max"])), lr * float(rng.choice([0.0, 1e-2]))
+        metrics = metric_trace(rng, 50, 5)
+        if mode == "max":
+            metrics = [(t, -v) for t, v in metrics]
+        peer = keras_plateau(metrics, lr, factor=f, patience=p, mode=mode, min_delta=d, cooldown=c, min_lr=floor)
+        expr = _plateau_expr(lr, f, max(p - 1, 0), mode, d, "abs", max(c - 1, 0), floor)
+        return Case(expr, peer, 250, tol=F32, metrics=metrics)
+
     K = "Keras"
     return [
+        Row(K, "ReduceLROnPlateau (callback)", "Keras `patience=p, cooldown=c, min_delta=d`: `max(constant(lr) * "
+            "exp(gamma=factor, on=plateau(patience=max(p − 1, 0), mode=m, threshold=d, threshold_mode=abs, "
+            "cooldown=max(c − 1, 0))), min_lr)`", "Keras counts the bad epoch that reaches `patience` and the last "
+            "epoch of cooldown; clrdsl (torch) does not: hence `p − 1`, `c − 1`", "reduces on reports", reduce_plateau),
         Row(K, "CosineDecay", "`cosine(init, alpha·init, over=D)`; with `warmup_target=T, warmup_steps=W`: "
             "`warmup_cosine(T, warmup=W, decay=D, init=init, end=alpha·T)`", "reaches the end at `D` (`W + D`)",
             "holds", cosine_decay),
@@ -470,6 +590,16 @@ def _optax_rows():
         sched = optax.warmup_exponential_decay_schedule(init, peak, w, k, r, tb)
         return Case(expr, optax_peer(sched), w + tb + 4 * k, (), 1e-5)
 
+    def reduce_plateau(rng):
+        lr, f = rng.uniform(0.01, 1), float(rng.choice([0.1, 0.5]))
+        p, c, ms = int(rng.integers(1, 5)), int(rng.integers(0, 3)), float(rng.choice([0.0, 1e-2]))
+        rel = bool(rng.integers(2))
+        rtol, atol = (1e-4, 0.0) if rel else (0.0, 1 / 256)
+        metrics = metric_trace(rng, 200, 1)
+        peer = optax_plateau(metrics, lr, factor=f, patience=p, rtol=rtol, atol=atol, cooldown=c, min_scale=ms)
+        expr = _plateau_expr(lr, f, p - 1, "min", rtol if rel else atol, "rel" if rel else "abs", c, lr * ms)
+        return Case(expr, peer, 200, tol=F32, metrics=metrics)
+
     O = "optax"
     return [
         Row(O, "constant_schedule", "the number", "-", "holds", constant),
@@ -504,6 +634,10 @@ def _optax_rows():
             "optax's `decay_steps` includes the warmup", "holds", warmup_cosine),
         Row(O, "warmup_exponential_decay_schedule", "`linear(init, peak, over=W) >> constant(peak, over=begin) >> "
             "constant(peak) * exp(gamma=r ** (1/k))`", "half-open", "decays on", warmup_exponential),
+        Row(O, "contrib.reduce_on_plateau", "after `sgd(lr)`, with `patience=p ≥ 1`, `atol=0`: `max(constant(lr) * "
+            "exp(gamma=factor, on=plateau(patience=p − 1, threshold=rtol, cooldown=c)), lr · min_scale)` (`rtol=0`: "
+            "`threshold=atol, threshold_mode=abs`; one report per update, `accumulation_size=1`)",
+            "the reported update already uses the new scale", "reduces on reports", reduce_plateau),
     ]
 
 
@@ -516,6 +650,14 @@ def _hf_rows():
 
     def wn(rng):
         return int(rng.integers(0, 50)), int(rng.integers(60, 400))
+
+    def hf_plateau(rng):
+        lr, f, p, every = rng.uniform(0.01, 1), float(rng.choice([0.1, 0.5])), int(rng.integers(0, 4)), 7
+        metrics = metric_trace(rng, 50, every)
+        peer = torch_plateau(lambda o: O.get_scheduler("reduce_lr_on_plateau", o,
+                                                       scheduler_specific_kwargs={"factor": f, "patience": p}),
+                             metrics, lr)
+        return Case(_plateau_expr(lr, f, p, "min", 1e-4, "rel", 0, eps=1e-8), peer, 50 * every, metrics=metrics)
 
     def linear(rng):
         lr, (w, n) = rng.uniform(0.01, 1), wn(rng)
@@ -597,7 +739,9 @@ def _hf_rows():
         Row(H, "constant_with_warmup", "`linear(0, lr, over=W) >> lr`", "half-open", "holds", constant_warmup),
         Row(H, "inverse_sqrt", "`linear(0, lr, over=W) >> constant(lr) * scale(1 / sqrt((x + T) / T))` "
             "(`T` = timescale, default `W` or 10000)", "half-open", "decays on", inverse_sqrt),
-        Row(H, "reduce_lr_on_plateau", "no spelling: it follows a metric, not the step", "-", "-"),
+        Row(H, "reduce_lr_on_plateau", "as torch `ReduceLROnPlateau` (HF passes `lr_scheduler_kwargs` to it): "
+            "`max(constant(lr) * exp(gamma=factor, on=plateau(patience=p, ..., eps=1e-8)), min_lr)`",
+            "a reduction applies from the step of the report that makes it", "reduces on reports", hf_plateau),
         Row(H, "cosine_with_min_lr", "`linear(0, lr, over=W) >> cosine(lr, min_lr_rate·lr, over=N − W)`",
             "half-open", "**differs**: HF rises again past `N`; clrdsl holds", cosine_min),
         Row(H, "cosine_warmup_with_min_lr", "`linear(lr/W, lr, over=W − 1) >> cosine(lr, min_lr_rate·lr, over=N − W)` "
@@ -629,7 +773,10 @@ def _timm_rows():
             "half-open", "holds"),
         Row(X, "TanhLRScheduler", "an inline scale: `lr_min + constant(lr − lr_min) * scale(0.5 * (1 - tanh(lb + "
             "(ub − lb) · x / t_initial)))` cut with `take(..., over=t_initial)`" + note, "half-open", "holds"),
-        Row(X, "PlateauLRScheduler", "no spelling: it follows a metric, not the step", "-", "-"),
+        Row(X, "PlateauLRScheduler", "`max(constant(lr) * exp(gamma=decay_rate, on=plateau(patience=patience_t, "
+            "mode=mode, threshold=threshold, cooldown=cooldown_t)), lr_min)` (timm wraps torch's ReduceLROnPlateau; "
+            "its warmup is a `>>` phase)" + note, "a reduction applies from the step of the report that makes it",
+            "reduces on reports"),
     ]
 
 

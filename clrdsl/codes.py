@@ -100,6 +100,10 @@ ERRORS: dict[str, str] = {
     "E643": "plateau: metrics given for a schedule without a plateau clock",
     "E644": "plateau: a plateau clock where nothing can report a metric (a standalone module, a range test, "
             "a backend without reporting)",
+    "E645": "torch: report(metric) (or Lightning's monitor=) on a scheduler whose schedules have no plateau clock",
+    "E646": "torch: a scheduler with plateau clocks given to Lightning without monitor= (nothing would report)",
+    "E647": "torch: a metric passed to step() (step counts updates; report(metric) takes metrics), or "
+            "MetricReport.step() without one",
     "E701": "range test: an unknown suggestion rule",
     "E702": "range test: an invalid window of the curve",
     "E703": "range test: too few points to suggest bounds",

@@ -100,6 +100,10 @@ class LightningScheduler(ClrdslScheduler):
         self._ensure()
         super().set_step(n)
 
+    def report(self, metric: Any) -> bool:
+        self._ensure()
+        return super().report(metric)
+
     def state_dict(self) -> dict[str, Any]:
         self._ensure()
         return super().state_dict()

@@ -19,7 +19,7 @@ from clrdsl.backend import Backend, Emits, Evaluates, RangeTests, model_roots
 from clrdsl.emit import emit_module
 from clrdsl.errors import ClrdslTypeError, suggestion_hint
 
-__all__ = ["ClrdslScheduler", "FORMAT", "backend", "lightning_config"]
+__all__ = ["ClrdslScheduler", "FORMAT", "MetricReport", "backend", "lightning_config"]
 
 _OPTIONS = ("optimizer", "relative", "capturable", "retarget")
 
@@ -93,10 +93,11 @@ class TorchBackend(Backend, Emits, Evaluates, RangeTests):
         return TorchSession(model, loss_fn, data, optimizer, **kw)
 
 
-def lightning_config(scheduler: "ClrdslScheduler", **extra: Any) -> dict[str, Any]:
+def lightning_config(scheduler: "ClrdslScheduler", monitor: str | None = None, **extra: Any) -> dict[str, Any]:
     """``{"scheduler": s, "interval": "step", "frequency": 1}`` for Lightning's
-    ``configure_optimizers``; ``extra`` adds keys such as ``name``."""
-    return scheduler.lightning_config(**extra)
+    ``configure_optimizers``; ``extra`` adds keys such as ``name``. A schedule with
+    plateau clocks needs ``monitor=`` (see ``ClrdslScheduler.lightning_config``)."""
+    return scheduler.lightning_config(monitor, **extra)
 
 
 backend = TorchBackend()
@@ -105,7 +106,7 @@ backend = TorchBackend()
 def __getattr__(name: str) -> Any:
     # torch is imported with the scheduler, on first use, so that listing plugins
     # (`clrdsl plugins`) does not pay for importing torch
-    if name in ("ClrdslScheduler", "FORMAT"):
+    if name in ("ClrdslScheduler", "FORMAT", "MetricReport"):
         from . import scheduler
 
         return getattr(scheduler, name)

@@ -115,6 +115,7 @@ ERRORS: dict[str, str] = {
     "E709": "range test: data that yields no batches",
     "E801": "HF Trainer: lr_scheduler_kwargs with another key beside `clrdsl`, or not a schedule",
     "E802": "HF Trainer: a warmup set in TrainingArguments beside a clrdsl schedule (write it in the schedule)",
+    "E803": "HF Trainer: a plateau clock without evaluations to report, or without the metric it follows",
     "E900": "the command line: an internal error, reported as one line instead of a traceback",
     "E901": "a config file that does not parse (file, line and column) or is not UTF-8",
     "E902": "a config file past the reading bounds (size, depth, values, aliases)",

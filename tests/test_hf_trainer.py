@@ -132,3 +132,30 @@ def test_unknown_key_and_bad_string_are_clrdsl_errors(tmp_path):
     args = _args(tmp_path, max_steps=4, lr_scheduler_kwargs={"clrdsl": "onecycle(0.1, total=2 ep"})
     with pytest.raises(clrdsl.ClrdslSyntaxError):
         _fit(args)
+
+
+def test_a_plateau_clock_hears_each_evaluation_like_hf_reduce_lr_on_plateau(tmp_path):
+    """HF's own `reduce_lr_on_plateau` and the clrdsl spelling, fed by the same
+    evaluations: the same rates at every update (halving is exact, so the runs agree bit
+    for bit), and at least two reductions."""
+    kw = dict(eval_strategy="epoch", num_train_epochs=8, learning_rate=0.5, per_device_eval_batch_size=BATCH)
+
+    def fit(**more):
+        rec = Record()
+        trainer = ClrdslTrainer(model=Tiny(), args=_args(tmp_path, **kw, **more), train_dataset=_data(),
+                                eval_dataset=_data()[:8], callbacks=[rec])
+        trainer.train()
+        return trainer, [r for _, r, _ in rec.seen]
+
+    theirs = fit(lr_scheduler_type="reduce_lr_on_plateau", lr_scheduler_kwargs={"factor": 0.5, "patience": 0})[1]
+    trainer, ours = fit(lr_scheduler_kwargs={"clrdsl": "constant(0.5) * exp(gamma=0.5, on=plateau(patience=0, "
+                                                       "eps=1e-8))"})
+    assert ours == theirs
+    assert len(set(ours)) >= 3 and trainer.lr_scheduler.plateau_counts["lr"][0] >= 2
+
+
+def test_a_plateau_clock_without_evaluations_is_an_error(tmp_path):
+    args = _args(tmp_path, max_steps=4, lr_scheduler_kwargs={"clrdsl": "constant(0.1) * exp(gamma=0.5, on=plateau())"})
+    with pytest.raises(clrdsl.ClrdslError) as e:
+        _fit(args)
+    assert e.value.code == "E803"

@@ -135,3 +135,18 @@ def test_gradient_accumulation_counts_optimizer_updates():
     a, trainer = _fit(ours(PLATEAU), epochs=3, accumulate_grad_batches=2)
     assert trainer.lr_scheduler_configs[0].scheduler.scheduler.t == 3 * BATCHES // 2
     assert max(s for s, _ in a.seen) == 3 * BATCHES // 2 - 1
+
+
+def test_lightning_cli_scheduler_refuses_a_plateau_clock_it_could_not_feed():
+    """LightningCLI's `lr_scheduler` gets no monitored metric: a plateau clock there would
+    never move, so it is refused with the way that works."""
+    import torch
+
+    from clrdsl.errors import ClrdslError
+    from clrdsl.integrations.lightning import LightningScheduler
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    with pytest.raises(ClrdslError) as e:
+        LightningScheduler(opt, "constant(0.1) * exp(gamma=0.5, on=plateau(patience=2))")
+    assert e.value.code == "E646" and "lightning_config(monitor=" in e.value.diagnostics[0].hint
+    LightningScheduler(opt, "constant(0.1) * exp(gamma=0.5)")  # the update count alone is fine

@@ -122,3 +122,25 @@ def test_matches_timm_cosine_lr_scheduler_with_lr_scale(timm_scheduler):
     np.testing.assert_allclose(seen_ours, seen_theirs, rtol=1e-12, atol=0)
     assert seen_ours[0] == [base * 0.5, base]  # lr_scale honoured like timm
     assert len({tuple(r) for r in seen_ours}) == total
+
+
+def test_plateau_schedule_takes_the_epoch_metric_as_timm_plateau_does():
+    """timm's train loop passes the eval metric to ``step(epoch, metric)``; timm's
+    PlateauLRScheduler feeds it to torch's ReduceLROnPlateau. The adapter reports it to
+    the plateau clock: the same reductions as torch's, and ``lr_scale`` still applies."""
+    rng = np.random.default_rng(11)
+    metrics = [1.0, 0.9, 0.9, 0.95, 0.8, 0.8, 0.81, 0.82, 0.7] + list(rng.uniform(0.7, 0.8, 10))
+    opt = _opt()
+    sched = TimmScheduler(opt, "constant(0.1) * exp(gamma=0.5, on=plateau(patience=1, eps=1e-8))")
+    ref_opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    ref = torch.optim.lr_scheduler.ReduceLROnPlateau(ref_opt, factor=0.5, patience=1)
+    updates = 0
+    for epoch, m in enumerate(metrics):
+        for _ in range(4):
+            updates += 1
+            sched.step_update(updates, metric=None)
+        sched.step(epoch + 1, m)
+        ref.step(m)
+        assert sched.get_last_lr()[1] == ref_opt.param_groups[0]["lr"]
+        assert sched.get_last_lr()[0] == ref_opt.param_groups[0]["lr"] * 0.5  # lr_scale
+    assert ref_opt.param_groups[0]["lr"] < 0.1 / 4

@@ -96,7 +96,39 @@ class ClrdslTrainerMixin:
         self.lr_scheduler = _compile(spec, backend="torch", optimizer=opt, total_steps=int(num_training_steps),
                                      steps_per_epoch=self._steps_per_epoch(), **options)
         self._created_lr_scheduler = True
+        if self.lr_scheduler.plateau_counts:
+            self._report_evaluations()
         return self.lr_scheduler
+
+    def _report_evaluations(self) -> None:
+        """A schedule with plateau clocks hears each evaluation's metric, the one HF's own
+        ``reduce_lr_on_plateau`` steps with (``metric_for_best_model``, default the loss)."""
+        from transformers import TrainerCallback
+
+        if str(getattr(self.args.eval_strategy, "value", self.args.eval_strategy)) == "no":
+            raise ClrdslValueError(
+                "the schedule has a plateau clock, but the Trainer never evaluates: nothing would report to it",
+                code="E803", expected="eval_strategy='epoch' (or 'steps') and an eval_dataset",
+                found="eval_strategy='no'",
+                hint="reduce-on-plateau follows a validation metric; or drop `on=plateau(...)`",
+            )
+        key = self.args.metric_for_best_model or "loss"
+        key = key if key.startswith("eval_") else f"eval_{key}"
+        trainer = self
+
+        class _Report(TrainerCallback):
+            def on_evaluate(self, args, state, control, metrics=None, **kw):
+                if metrics is None or key not in metrics:
+                    raise ClrdslValueError(
+                        f"the plateau clock follows `{key}`, which this evaluation did not report",
+                        code="E803", expected=f"`{key}` among the evaluation metrics",
+                        found=", ".join(sorted(metrics or ())) or "no metrics",
+                        hint="set metric_for_best_model to one of them",
+                    )
+                trainer.lr_scheduler.report(metrics[key])
+
+        if not any(type(cb).__name__ == "_Report" for cb in self.callback_handler.callbacks):
+            self.add_callback(_Report())
 
     def _steps_per_epoch(self) -> int | None:
         if self._clrdsl_steps_per_epoch:

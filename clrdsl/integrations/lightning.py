@@ -76,6 +76,16 @@ class LightningScheduler(ClrdslScheduler):
         t = self._t
         ClrdslScheduler.__init__(self, self.optimizer, _checked(self._spec, bindings, "lr_scheduler.schedule"),
                                  relative=self._relative)
+        if self._plateau:  # LightningCLI passes a monitored metric only to its own ReduceLROnPlateau
+            from ..errors import ClrdslTypeError
+
+            raise ClrdslTypeError(
+                "LightningCLI's `lr_scheduler` cannot pass a monitored metric, so this plateau clock would "
+                "never move", code="E646", expected="a schedule of the update count in `lr_scheduler`",
+                found="`on=plateau(...)`",
+                hint="build the scheduler in the module's configure_optimizers and return "
+                "`sched.lightning_config(monitor=\"val_loss\")` (docs/lightning.md)",
+            )
         self._ready = True
         if t:
             ClrdslScheduler.set_step(self, t)
@@ -99,10 +109,6 @@ class LightningScheduler(ClrdslScheduler):
     def set_step(self, n: int) -> None:
         self._ensure()
         super().set_step(n)
-
-    def report(self, metric: Any) -> bool:
-        self._ensure()
-        return super().report(metric)
 
     def state_dict(self) -> dict[str, Any]:
         self._ensure()

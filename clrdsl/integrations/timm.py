@@ -59,10 +59,14 @@ class TimmScheduler:
         return self._inner.t
 
     def step(self, epoch: int, metric: float | None = None) -> None:
-        """timm's end-of-epoch call (``epoch`` = epochs done)."""
+        """timm's end-of-epoch call (``epoch`` = epochs done). A schedule with plateau
+        clocks takes ``metric`` as a report, as timm's ``PlateauLRScheduler`` does."""
         self.metric = metric
         if self.t_in_epochs:
             self._set(epoch)
+        if metric is not None and self._inner.plateau_counts:
+            self._inner.report(metric)
+            self._scale_lr()
 
     def step_update(self, num_updates: int, metric: float | None = None) -> None:
         """timm's after-update call (``num_updates`` = optimizer updates done)."""

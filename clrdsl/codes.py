@@ -100,6 +100,10 @@ ERRORS: dict[str, str] = {
     "E643": "plateau: metrics given for a schedule without a plateau clock",
     "E644": "plateau: a plateau clock where nothing can report a metric (a standalone module, a range test, "
             "a backend without reporting)",
+    "E655": "jax: a schedule with plateau clocks called with a step alone (as a learning-rate schedule); "
+            "its optax transformation takes the metric",
+    "E656": "jax: a plateau transformation's update without `value=` (the metric, or None for no report)",
+    "E657": "jax: an invalid accumulation_size for the plateau transformation",
     "E701": "range test: an unknown suggestion rule",
     "E702": "range test: an invalid window of the curve",
     "E703": "range test: too few points to suggest bounds",

@@ -98,12 +98,17 @@ ERRORS: dict[str, str] = {
     "E641": "plateau: a reported metric that is not a number, or a report at a negative step",
     "E642": "plateau: a metrics file that cannot be read (`--metrics run.csv`: columns `step` and the metric)",
     "E643": "plateau: metrics given for a schedule without a plateau clock",
-    "E644": "plateau: a plateau clock where nothing can report a metric (a standalone module, a range test, "
-            "a backend without reporting)",
+    "E644": "plateau: a plateau clock in a standalone module (`clrdsl compile`), which cannot take reported "
+            "metrics",
     "E645": "torch: report(metric) (or Lightning's monitor=) on a scheduler whose schedules have no plateau clock",
-    "E646": "torch: a scheduler with plateau clocks given to Lightning without monitor= (nothing would report)",
+    "E646": "torch: a scheduler with plateau clocks given to Lightning without monitor=, or as LightningCLI's "
+            "lr_scheduler (nothing would report)",
     "E647": "torch: a metric passed to step() (step counts updates; report(metric) takes metrics), or "
             "MetricReport.step() without one",
+    "E655": "jax: a schedule with plateau clocks called with a step alone (as a learning-rate schedule); "
+            "its optax transformation takes the metric",
+    "E656": "jax: a plateau transformation's update without `value=` (the metric, or None for no report)",
+    "E657": "jax: an invalid accumulation_size for the plateau transformation",
     "E701": "range test: an unknown suggestion rule",
     "E702": "range test: an invalid window of the curve",
     "E703": "range test: too few points to suggest bounds",

@@ -6,6 +6,11 @@ under ``jax.jit``, as ``optax.sgd(learning_rate=...)``, in ``optax.inject_hyperp
 and with a traced step. A mapping of expressions (``{"learning_rate": ..., "b1": ...}``)
 compiles to a dict of schedules, ready for ``optax.inject_hyperparams(optax.adam)(**d)``.
 
+A schedule with plateau clocks (``on=plateau(...)``) depends on reported metrics, so it
+compiles to a :class:`~clrdsl_jax.plateau.JaxPlateauSchedule` instead, whose
+``transform()`` is an optax transformation taking the metric as ``value=`` (calling it
+with a step raises ``E655``).
+
 Values come from the code ``clrdsl compile --backend jax`` writes (clrdsl's one
 definition of evaluation, :func:`clrdsl.emit.load`), run in-process on
 :class:`~clrdsl_jax.ops.JaxOps`; this package adds no formula of its own.
@@ -24,11 +29,14 @@ from clrdsl import check
 from clrdsl.errors import ClrdslLimitError, ClrdslTypeError
 from clrdsl.backend import Backend, Compiled, Emits, Evaluates
 from clrdsl.emit import emit_module, load
+from clrdsl.model import plateau_clocks
 from clrdsl.steps import check_step
 
 from .ops import JaxOps, int_dtype
+from .plateau import ClockState, JaxPlateauSchedule, ScaleByPlateauState
 
-__all__ = ["JaxOps", "JaxSchedule", "JaxBackend", "backend"]
+__all__ = ["JaxOps", "JaxSchedule", "JaxPlateauSchedule", "ScaleByPlateauState", "ClockState",
+           "JaxBackend", "backend"]
 __version__ = "0.1.0"
 
 
@@ -91,6 +99,8 @@ def _rebuild(expr, bindings):
 def _compile_tree(checked):
     if isinstance(checked, Mapping):
         return {k: _compile_tree(v) for k, v in checked.items()}
+    if plateau_clocks(checked.root):
+        return JaxPlateauSchedule(checked)
     return JaxSchedule(checked)
 
 
@@ -101,7 +111,8 @@ class JaxBackend(Backend, Emits, Evaluates):
     ops = JaxOps
 
     def compile(self, checked: Any, **options: Any):
-        """A :class:`JaxSchedule`, or a dict of them for a mapping of expressions."""
+        """A :class:`JaxSchedule` (a :class:`JaxPlateauSchedule` for a schedule with plateau
+        clocks), or a dict of them for a mapping of expressions."""
         if options:
             raise ClrdslTypeError(
                 f"the jax backend takes no options (got {', '.join(options)})", code="E622",
@@ -130,6 +141,11 @@ class JaxBackend(Backend, Emits, Evaluates):
         return emit_module(checked, self.target)
 
     def values(self, checked, steps) -> list[float]:
+        if plateau_clocks(checked.root):  # no reports: every plateau clock reads 0, as on NumPy
+            s = JaxPlateauSchedule(checked)
+            t = np.asarray(list(steps))
+            v = jax.jit(s.value)(t, tuple(np.zeros(t.shape, np.int32) for _ in s.clocks))
+            return [float(x) for x in np.asarray(v, dtype=np.float64)]
         return [float(v) for v in np.asarray(JaxSchedule(checked)(np.asarray(list(steps))), dtype=np.float64)]
 
 

@@ -127,3 +127,18 @@ def test_accelerate_loop(tmp_path, split):
               + (["--split-batches"] if split else []), tmp_path)
     _checked(rep)
     assert float(rep["lr"]) == reference(expr, rep)
+
+
+def test_plateau_warmup(tmp_path):
+    """Warmup then reduce on plateau: the example checks its own run against the NumPy
+    replay of its reports; here the schedule comes from an edited config and the final
+    rate is the schedule's value at the reductions the run reports."""
+    import yaml
+
+    cfg = yaml.safe_load((EXAMPLES / "configs" / "plateau.yaml").read_text())
+    cfg["schedule"] = "linear(0.001, 0.02, over=2ep) >> constant(0.02) * exp(gamma=0.25, on=plateau(patience=0))"
+    (tmp_path / "plateau.yaml").write_text(yaml.safe_dump(cfg))
+    rep = run([str(EXAMPLES / "plateau_warmup.py"), "--quick", "--config", str(tmp_path / "plateau.yaml")], tmp_path)
+    k = int(rep["reductions"])
+    assert k >= 1
+    assert float(rep["lr"]) == 0.02 * 0.25 ** k

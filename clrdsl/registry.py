@@ -121,7 +121,7 @@ class PluginStatus:
 
 def _shadowed_by(name: str) -> str | None:
     """Why a function plugin named ``name`` cannot be called, or None."""
-    from .check import prelude, prelude_source
+    from .check import prelude
     from .model import MATH_FUNCTIONS
 
     if name in ("scale", "take"):
@@ -129,7 +129,9 @@ def _shadowed_by(name: str) -> str | None:
     pre = prelude()
     if name in pre:
         span = getattr(pre[name].node, "span", None)
-        line = f" (prelude.clr line {prelude_source().line_col(span.start)[0]})" if span is not None else ""
+        line = ""
+        if span is not None and span.source is not None:  # the span knows it is the prelude's
+            line = f" ({span.source.name} line {span.source.line_col(span.start)[0]})"
         return f"shadowed by the prelude definition `{name}`{line}"
     if name in MATH_FUNCTIONS:
         return f"shadowed inside scale() formulas by the math function `{name}`"

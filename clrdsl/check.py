@@ -676,7 +676,9 @@ class Checker:
             f"unknown function `{name}`",
             code="E102", span=node.func_span, expected="a function of the standard library or a plugin",
             found=f"`{name}`", hint=suggestion_hint(name, known),
-            notes=["`clrdsl plugins` lists every function with its signature"],
+            notes=["`clrdsl plugins` lists every function with its signature"]
+            + [f"the function bundle `{b.name}` ({b.dist}) could not be read, so its functions are unknown: "
+               f"{b.error.found}" for b in registry.functions.bundles() if b.error is not None],
         )
 
     def bind(self, fname: str, params: list[Param], node: S.Call, ctx: _Ctx,

@@ -4,8 +4,9 @@ It resolves names (definitions, the prelude, plugin functions), binds and valida
 arguments, infers the type of every expression (number, duration, schedule, scale,
 identifier, clock expression), applies the operator table of DESIGN §2, converts
 units to updates with the bindings ``steps_per_epoch`` and ``total_steps``, and
-expands prelude definitions. Errors carry spans into the user's text; independent
-errors (two bad arguments) are reported together.
+expands prelude definitions. Errors carry spans that know their text: the user's,
+or the prelude's for a label inside a prelude definition (the caret stays on the
+user's call); independent errors (two bad arguments) are reported together.
 """
 
 from __future__ import annotations
@@ -122,19 +123,28 @@ class DefV:
     source: Source
 
 
+PRELUDE_NAME = "grammar/prelude.clr"  # how diagnostics name the prelude's text
+
+
 @functools.lru_cache(maxsize=None)
-def prelude_source() -> Source:
+def _prelude_program() -> S.Program:
     text = resources.files("clrdsl._grammar").joinpath("prelude.clr").read_text("utf-8")
-    return Source(text, "<prelude>")
+    return parse(text, PRELUDE_NAME, library=True)
+
+
+def prelude_source() -> Source:
+    """The prelude's text: the one :class:`Source` every span into the prelude carries."""
+    source = _prelude_program().span.source
+    assert source is not None  # the parser gives every span its source
+    return source
 
 
 @functools.lru_cache(maxsize=None)
 def prelude() -> dict[str, DefV]:
     src = prelude_source()
-    prog = parse(src.text, src.name, library=True)
     defs: dict[str, DefV] = {}
     env: dict = {}
-    for d in prog.definitions:
+    for d in _prelude_program().definitions:
         if isinstance(d, S.Def):
             defs[d.name] = DefV(d, env, src)
     return defs
@@ -391,7 +401,7 @@ class Checker:
             v = ctx.env[n]
             if v is None:  # its definition failed and was reported
                 raise _Poisoned()
-            return _respan(v, node.span)
+            return _respan(v, _written_at(v.span, node.span))
         if ctx.clock and n == "x":
             return ClockV(M.XVar(), node.span)
         if n in CONSTANTS:
@@ -683,15 +693,20 @@ class Checker:
             f"unknown function `{name}`",
             code="E102", span=node.func_span, expected="a function of the standard library or a plugin",
             found=f"`{name}`", hint=suggestion_hint(name, known),
-            notes=["`clrdsl plugins` lists every function with its signature"],
+            notes=["`clrdsl plugins` lists every function with its signature"]
+            + [f"the function bundle `{b.name}` ({b.dist}) could not be read, so its functions are unknown: "
+               f"{b.error.found}" for b in registry.functions.bundles() if b.error is not None],
         )
 
     def bind(self, fname: str, params: list[Param], node: S.Call, ctx: _Ctx,
-             coerce_default: Callable | None = None) -> tuple[dict, dict]:
+             coerce_default: Callable | None = None, spans_out: dict | None = None) -> tuple[dict, dict]:
         """Match a call's arguments to parameters; evaluate and coerce each.
 
-        Returns (values by name, spans by name). Errors of several arguments are
-        reported together.
+        Returns (values by name, spans by name): an argument's span is where its value
+        was written (the argument, or the caller's argument it passes on from another
+        text), a default's the call's. ``spans_out`` is filled as the arguments are
+        bound (a default reads the spans of those before it). Errors of several
+        arguments are reported together.
         """
         by_name = {p.name: p for p in params}
         errors = Collector(self.source)
@@ -730,13 +745,14 @@ class Checker:
                 continue
             given[a.name] = (None, a)
         values: dict[str, Any] = {}
-        spans: dict[str, Span | None] = {}
+        spans: dict[str, Span | None] = {} if spans_out is None else spans_out
         for p in params:
             if p.name in given:
                 arg = given[p.name][1]
                 spans[p.name] = arg.span
                 try:
                     raw = self.expr(arg.value, ctx)
+                    spans[p.name] = _written_at(raw.span, arg.span)
                     values[p.name] = self.coerce(raw, p, fname, ctx)
                 except _Poisoned:
                     values[p.name] = _POISON
@@ -1016,7 +1032,7 @@ class Checker:
 
         def default(p: Param, so_far: dict):
             env = dict(d.env)
-            env.update({k: _as_value(v, node.span) for k, v in so_far.items()})
+            env.update({k: _as_value(v, spans.get(k) or node.span) for k, v in so_far.items()})
             dctx = _Ctx(env, _defs_of(d, ctx), d.source, depth=ctx.depth + 1)
             try:
                 raw = self._in_def(d, node, lambda: self.expr(decl[p.name].default, dctx))
@@ -1029,41 +1045,53 @@ class Checker:
                 raise
             return self.coerce(_respan(raw, node.span), p, d.node.name)
 
-        args, arg_spans = self.bind(d.node.name, params, node, ctx, coerce_default=default)
+        spans: dict[str, Span | None] = {}  # where each argument was written: the call's text
+        args, arg_spans = self.bind(d.node.name, params, node, ctx, coerce_default=default, spans_out=spans)
         env = dict(d.env)
-        env.update({k: _as_value(v, node.span) for k, v in args.items()})
+        env.update({k: _as_value(v, arg_spans.get(k) or node.span) for k, v in args.items()})
         body_ctx = _Ctx(env, _defs_of(d, ctx), d.source, clock=False, depth=ctx.depth + 1)
-        result = self._in_def(d, node, lambda: self.expr(d.node.body, body_ctx), arg_spans)
-        if d.source is not self.source and isinstance(result, (SchedV, ScaleV)):
-            # the expansion's model node spans the call in the user's text, not the prelude's
+        result = self._in_def(d, node, lambda: self.expr(d.node.body, body_ctx))
+        if (isinstance(result, (SchedV, ScaleV)) and result.node.span is not None and node.span is not None
+                and not result.node.span.same_source(node.span)):
+            # built in the definition's text (the prelude): the expansion's model node spans
+            # the call, in the caller's text; the nodes inside it keep their own spans
             from dataclasses import replace
 
             result = type(result)(replace(result.node, span=node.span), node.span)
         return _respan(result, node.span)
 
-    def _in_def(self, d: DefV, node: S.Call, thunk, arg_spans: dict | None = None):
-        """Run a step of a definition's expansion; errors that point into another
-        source (the prelude) are re-pointed at the user's text: at the caller's
-        argument when the failing piece is just that parameter passed on, else at the
-        call."""
+    def _in_def(self, d: DefV, node: S.Call, thunk):
+        """Run a step of a definition's expansion. A definition of another text than the
+        user's (the prelude) is shown as that text: an error that arises inside it gets
+        the call as its primary span and the place in the definition as a label naming
+        it (its span knows it points into the prelude); an error already in the user's
+        text (an argument passed on unchanged) stays there, with a note. The spans say
+        where each piece was written; no text is matched."""
         if d.source is self.source:
             return thunk()
         try:
             return thunk()
         except ClrdslError as exc:
-            diags = []
-            for diag in exc.diagnostics:
-                note = f"while expanding `{d.node.name}`"
-                span = node.span
-                if diag.span is not None:
-                    line, _ = d.source.line_col(diag.span.start)
-                    note += f" ({d.source.name} line {line}: {d.source.line_text(line).strip()})"
-                    piece = d.source.text[diag.span.start:diag.span.end].split("=")[-1].strip()
-                    user = (arg_spans or {}).get(piece)
-                    if user is not None and user != node.span:
-                        span = user
-                diags.append(_with_span(diag, span, extra_note=note))
+            diags = [self._from_def(diag, d, node) for diag in exc.diagnostics]
             raise error_from(diags, self.source, exc.truncated) from None
+        except _OverBudget:
+            over = self.budget.exceeded
+            if over is not None:  # the budget's error, re-pointed the same way
+                self.budget.exceeded = type(over)(diagnostics=[self._from_def(x, d, node) for x in over.diagnostics],
+                                                  source=over.source, truncated=over.truncated)
+            raise
+
+    def _from_def(self, diag, d: DefV, node: S.Call):
+        from dataclasses import replace
+
+        span = diag.span
+        if span is not None and span.source is not None and span.same_source(d.source):
+            # inside the definition: the caller's call is primary, the definition a label
+            label = Label(span, f"in {_definition_name(d)}")
+            known = any(lb.text == label.text and lb.span == span and lb.span.same_source(span) for lb in diag.labels)
+            return replace(diag, span=node.span, labels=diag.labels if known else (label,) + diag.labels)
+        note = f"while expanding {_definition_name(d)} ({_defined_at(d)})"
+        return replace(diag, span=node.span if span is None else span, notes=diag.notes + (note,))
 
 
 class _Shown:
@@ -1123,6 +1151,42 @@ def _xnode(v):
     return v.node if isinstance(v, ClockV) else M.XNum(float(v.value))
 
 
+def _written_at(value_span: Span | None, here: Span | None) -> Span | None:
+    """The span to show for a value used at ``here``: ``here``, unless the value was
+    written in another text (an argument passed from the user's text into the prelude),
+    where it keeps the span it was written at."""
+    if value_span is not None and here is not None and not value_span.same_source(here):
+        return value_span
+    return here
+
+
+def _definition_name(d: DefV) -> str:
+    """``the prelude's definition of `onecycle```, or of another text's definition."""
+    if d.source.name == PRELUDE_NAME:
+        return f"the prelude's definition of `{d.node.name}`"
+    return f"the definition of `{d.node.name}` in {d.source.name}"
+
+
+def definition_label(span: Span) -> str:
+    """The label of a span inside a prelude definition: ``in the prelude's definition
+    of `onecycle``` (the definition whose span, in the same text, holds it)."""
+    if span.source is None:
+        return "in a definition"
+    for d in prelude().values():
+        ds = d.node.span
+        if ds is not None and ds.source is not None and ds.same_source(span) and ds.start <= span.start \
+                and span.end <= ds.end:
+            return f"in {_definition_name(d)}"
+    return f"in {span.source.name}"
+
+
+def _defined_at(d: DefV) -> str:
+    """Where a definition starts: ``grammar/prelude.clr:22``."""
+    if d.node.span is None:
+        return d.source.name
+    return f"{d.source.name}:{d.source.line_col(d.node.span.start)[0]}"
+
+
 def _respan(v, span):
     if isinstance(v, (NumV, IdentV, SchedV, ScaleV, ClockV)):
         out = type(v)(**{**v.__dict__, "span": span})
@@ -1159,12 +1223,11 @@ def _only_kw(node: S.Call, *names: str) -> S.Call:
                   func_span=node.func_span)
 
 
-def _with_span(diag, span, extra_note: str | None = None):
+def _with_span(diag, span):
+    """A plugin's error (it has no span of its own) pointed at the call that loaded it."""
     from dataclasses import replace
 
-    notes = diag.notes + ((extra_note,) if extra_note else ())
-    labels = diag.labels if diag.span is not None and span is not None else ()
-    return replace(diag, span=span, notes=notes, labels=())
+    return replace(diag, span=span, labels=())
 
 
 # -- public entry -----------------------------------------------------------------------

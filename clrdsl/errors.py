@@ -11,27 +11,10 @@ from __future__ import annotations
 
 import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 MAX_DIAGNOSTICS = 8
-
-
-@dataclass(frozen=True)
-class Span:
-    """A half-open character range ``[start, end)`` in a source text."""
-
-    start: int
-    end: int
-
-    def __post_init__(self) -> None:
-        if self.end < self.start:
-            object.__setattr__(self, "end", self.start)
-
-    def join(self, other: "Span | None") -> "Span":
-        if other is None:
-            return self
-        return Span(min(self.start, other.start), max(self.end, other.end))
 
 
 @dataclass(frozen=True)
@@ -51,6 +34,43 @@ class Source:
     def line_text(self, line: int) -> str:
         lines = self.text.split("\n")
         return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+@dataclass(frozen=True)
+class Span:
+    """A half-open character range ``[start, end)`` in a source text.
+
+    ``source`` is the text the range points into (the user's expression, a config
+    value, the prelude), so a span is never read against the wrong text; None where the
+    text is implied (an error's own ``source``). Spans compare by their range only, as
+    they are kept out of the equality of syntax and model nodes; ask
+    :meth:`same_source` which text two spans belong to.
+    """
+
+    start: int
+    end: int
+    source: Source | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.end < self.start:
+            object.__setattr__(self, "end", self.start)
+
+    def join(self, other: "Span | None") -> "Span":
+        if other is None:
+            return self
+        return Span(min(self.start, other.start), max(self.end, other.end), self.source or other.source)
+
+    def same_source(self, other: "Span | Source | None") -> bool:
+        """Whether this span points into the same text as ``other`` (a span or a source);
+        a span that does not know its source is taken to be in any."""
+        theirs = other.source if isinstance(other, Span) else other
+        if self.source is None or theirs is None:
+            return True
+        return self.source is theirs or self.source == theirs
+
+    def text(self) -> str | None:
+        """The text the span covers, when it knows its source."""
+        return None if self.source is None else self.source.text[self.start:self.end]
 
 
 @dataclass(frozen=True)
@@ -108,6 +128,8 @@ class ClrdslError(Exception):
                     kind=self.kind,
                 )
             ]
+        if source is not None:  # a span that did not say which text it points into: this one
+            diagnostics = [_in_source(d, source) for d in diagnostics]
         self.diagnostics: tuple[Diagnostic, ...] = tuple(diagnostics)
         self.source = source
         self.truncated = truncated
@@ -234,6 +256,18 @@ _KIND_CLASS = {
 }
 
 
+def _in_source(d: Diagnostic, source: Source) -> Diagnostic:
+    """``d`` with every span that does not know its text pointing into ``source``."""
+    def fix(span: Span | None) -> Span | None:
+        return Span(span.start, span.end, source) if span is not None and span.source is None else span
+
+    if (d.span is None or d.span.source is not None) and all(lb.span.source is not None for lb in d.labels):
+        return d
+    from dataclasses import replace
+
+    return replace(d, span=fix(d.span), labels=tuple(Label(fix(lb.span) or lb.span, lb.text) for lb in d.labels))
+
+
 def _rebuild_error(cls, diagnostics, source, truncated):
     return cls(diagnostics=diagnostics, source=source, truncated=truncated)
 
@@ -288,10 +322,15 @@ _STYLE = {"error": "\x1b[1;31m", "note": "\x1b[1;36m", "caret": "\x1b[1;31m", "e
 
 
 def _span_json(span: Span, source: Source | None) -> dict:
-    out = {"start": span.start, "end": span.end}
-    if source is not None:
-        line, col = source.line_col(span.start)
+    """A span as JSON: offsets, and line and column in the text it points into; a span
+    into another text than the error's (the prelude) also names that text."""
+    out: dict = {"start": span.start, "end": span.end}
+    where = span.source or source
+    if where is not None:
+        line, col = where.line_col(span.start)
         out.update(line=line, column=col)
+    if span.source is not None and source is not None and not span.same_source(source):
+        out["source"] = span.source.name
     return out
 
 
@@ -300,20 +339,32 @@ def _render_one(d: Diagnostic, source: Source | None, color: bool) -> str:
         return f"{_STYLE[key]}{text}{_STYLE['end']}" if color else text
 
     lines = [st("error", f"error[{d.code}]") + f": {escape(d.message)}"]
-    if source is not None and d.span is not None:
-        spans = [d.span] + [lb.span for lb in d.labels]
-        gw = max(len(str(source.line_col(sp.start)[0])) for sp in spans)  # gutter width
-        line, col = source.line_col(d.span.start)
-        lo = _window_start(source.line_text(line), col)
-        lines.append(f"{' ' * gw}--> {escape(source.name)}:{line}:{col}")
-        lines.extend(_snippet(source, d.span, "", st, gw, lo))
+    home = (d.span.source if d.span is not None else None) or source  # the primary span's text
+    if home is not None and d.span is not None:
+        # each span is shown in the text it points into: labels in the primary's text
+        # under its snippet, labels in another text (the prelude) under a `:::` header
+        where = [(sp, sp.source or home) for sp in [d.span] + [lb.span for lb in d.labels]]
+        gw = max(len(str(src.line_col(sp.start)[0])) for sp, src in where)  # gutter width
+        line, col = home.line_col(d.span.start)
+        lo = _window_start(home.line_text(line), col)
+        lines.append(f"{' ' * gw}--> {escape(home.name)}:{line}:{col}")
+        lines.extend(_snippet(home, d.span, "", st, gw, lo))
+        elsewhere = []
         for lb in d.labels:  # secondary spans are underlined with `-`
-            lb_line, lb_col = source.line_col(lb.span.start)
-            if lb_line == line and _window_start(source.line_text(line), lb_col) == lo:
+            src = lb.span.source or home
+            if not (src is home or src == home):
+                elsewhere.append((lb, src))
+                continue
+            lb_line, lb_col = home.line_col(lb.span.start)
+            if lb_line == line and _window_start(home.line_text(line), lb_col) == lo:
                 # same line, same window: one more underline row under the primary's
-                lines.append(_snippet(source, lb.span, lb.text, st, gw, lo, mark="-")[-1])
+                lines.append(_snippet(home, lb.span, lb.text, st, gw, lo, mark="-")[-1])
             else:
-                lines.extend(_snippet(source, lb.span, lb.text, st, gw, None, mark="-"))
+                lines.extend(_snippet(home, lb.span, lb.text, st, gw, None, mark="-"))
+        for lb, src in elsewhere:
+            lb_line, lb_col = src.line_col(lb.span.start)
+            lines.append(f"{' ' * gw}::: {escape(src.name)}:{lb_line}:{lb_col}")
+            lines.extend(_snippet(src, lb.span, lb.text, st, gw, None, mark="-"))
     if d.expected is not None:
         lines.append(f"  expected: {escape(d.expected)}")
     if d.found is not None:

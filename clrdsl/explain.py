@@ -263,7 +263,6 @@ class _Explainer:
         self.source = source
         self.total = checked.bindings_dict.get("total_steps")
         self.spe = checked.bindings_dict.get("steps_per_epoch")
-        self.trusted = _user_spans(source)
         self.lints: list[Lint] = []
         root = checked.root
         self.length = root.length
@@ -279,8 +278,10 @@ class _Explainer:
             self.value = lambda t: float(whole(int(t)))
 
     def span(self, node, fallback: Span | None) -> Span | None:
+        # model nodes built inside the prelude carry spans into the prelude's text: only
+        # a span into the user's text is shown against it
         s = getattr(node, "span", None)
-        if s is not None and (s.start, s.end) in self.trusted:
+        if s is not None and s.source is not None and self.source is not None and s.same_source(self.source):
             return s
         return fallback
 
@@ -722,36 +723,6 @@ def _first_flat(amplitude: Callable[[int], float], limit: float, last: int) -> i
         else:
             lo = mid
     return hi
-
-
-def _user_spans(source: Source | None) -> set[tuple[int, int]]:
-    """Spans of the user's syntax tree: model nodes built inside the prelude carry
-    spans into the prelude's text, which must not be shown against the user's."""
-    if source is None:
-        return set()
-    from .parse import parse
-
-    try:
-        prog = parse(source.text, source.name)
-    except ClrdslError:
-        return set()
-    out: set[tuple[int, int]] = set()
-
-    def walk(node):
-        span = getattr(node, "span", None)
-        if span is not None:
-            out.add((span.start, span.end))
-        for name in ("left", "right", "operand", "cond", "then", "orelse", "value", "body"):
-            child = getattr(node, name, None)
-            if child is not None and not isinstance(child, (str, float, int)):
-                walk(child)
-        for a in getattr(node, "args", ()) or ():
-            walk(a.value)
-        for d in getattr(node, "definitions", ()) or ():
-            walk(d)
-
-    walk(prog)
-    return out
 
 
 def boundaries(root: M.Sched, horizon: float, max_cycles: int = 400) -> tuple[list[float], list[float]]:

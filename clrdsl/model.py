@@ -1,8 +1,10 @@
 """The semantic model: what a checked expression means, and all a backend sees.
 
 Every name is resolved, every unit converted to updates, every prelude definition
-expanded, every parameter validated. Nodes are frozen; spans (into the user's text)
-are kept out of equality and repr and serve only later diagnostics (lints).
+expanded, every parameter validated. Nodes are frozen; spans are kept out of equality
+and repr and serve only later diagnostics (lints). Each span knows its text
+(``Span.source``): the user's, or the prelude's for a node built inside a prelude
+definition (whose expansion's own node spans the user's call).
 
 Schedules (functions of a 0-based clock ``t`` → float):
 

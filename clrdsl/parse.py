@@ -124,20 +124,14 @@ def parse_expr(text: str, name: str = "<expr>") -> S.Expr:
 # -- lark tree → syntax tree ---------------------------------------------------------
 
 
-def _span(meta_or_tok) -> Span:
-    if hasattr(meta_or_tok, "start_pos"):
-        return Span(meta_or_tok.start_pos, meta_or_tok.end_pos)
-    return Span(meta_or_tok.start_pos, meta_or_tok.end_pos)
-
-
-def _tree_span(tree) -> Span:
+def _tree_span(tree, source: Source | None = None) -> Span:
     import lark
 
     if isinstance(tree, lark.Token):
-        return Span(tree.start_pos, tree.end_pos)
+        return Span(tree.start_pos, tree.end_pos, source)
     if getattr(tree.meta, "empty", True):
-        return Span(0, 0)
-    return Span(tree.meta.start_pos, tree.meta.end_pos)
+        return Span(0, 0, source)
+    return Span(tree.meta.start_pos, tree.meta.end_pos, source)
 
 
 _BINOPS = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**", "then": ">>"}
@@ -148,17 +142,21 @@ class _Builder:
         self.source = source
         self.errors = Collector(source)
 
+    def _span(self, tree) -> Span:
+        """The span of a lark tree or token, in this builder's source."""
+        return _tree_span(tree, self.source)
+
     def program(self, tree) -> S.Program:
         kids = list(tree.children)
         body = self.expr(kids.pop()) if tree.data == "start" else None
         defs = tuple(self.definition(k) for k in kids)
         self.errors.raise_if_any()
-        return S.Program(defs, body, span=Span(0, len(self.source.text)))
+        return S.Program(defs, body, span=Span(0, len(self.source.text), self.source))
 
     def definition(self, tree):
         if tree.data == "let_def":
             name, value = tree.children
-            return S.Let(str(name), self.expr(value), span=_tree_span(tree), name_span=_tree_span(name))
+            return S.Let(str(name), self.expr(value), span=self._span(tree), name_span=self._span(name))
         name, *rest = tree.children
         body = self.expr(rest[-1])
         params = []
@@ -167,7 +165,7 @@ class _Builder:
             if p is None:
                 continue
             pname, kind, default = p.children
-            pspan = _tree_span(pname)
+            pspan = self._span(pname)
             if str(pname) in seen:
                 self.errors.add(
                     ClrdslSyntaxError(
@@ -185,10 +183,10 @@ class _Builder:
                     str(pname),
                     tuple(str(k) for k in kind.children) if kind is not None else None,
                     self.expr(default) if default is not None else None,
-                    span=_tree_span(p),
+                    span=self._span(p),
                 )
             )
-        return S.Def(str(name), tuple(params), body, span=_tree_span(tree), name_span=_tree_span(name))
+        return S.Def(str(name), tuple(params), body, span=self._span(tree), name_span=self._span(name))
 
     def expr(self, tree) -> S.Expr:
         import lark
@@ -196,9 +194,9 @@ class _Builder:
         if isinstance(tree, lark.Token):  # a bare token inlined by `?` rules
             if tree.type == "NUMBER":
                 return self.number(tree)
-            return S.Name(str(tree), span=_tree_span(tree))
+            return S.Name(str(tree), span=self._span(tree))
         data = tree.data
-        span = _tree_span(tree)
+        span = self._span(tree)
         if data == "number":
             return self.number(tree.children[0])
         if data == "name":
@@ -228,7 +226,7 @@ class _Builder:
                 continue
             if isinstance(a, lark.Tree) and a.data == "kwarg":
                 kname, kval = a.children
-                arg = S.Arg(self.expr(kval), str(kname), span=_tree_span(a), name_span=_tree_span(kname))
+                arg = S.Arg(self.expr(kval), str(kname), span=self._span(a), name_span=self._span(kname))
                 if arg.name in seen:
                     prev = seen[arg.name]
                     self.errors.add(
@@ -245,7 +243,7 @@ class _Builder:
                 seen[arg.name] = arg
                 first_kw = first_kw or arg
             else:
-                arg = S.Arg(self.expr(a), None, span=_tree_span(a))
+                arg = S.Arg(self.expr(a), None, span=self._span(a))
                 if first_kw is not None:
                     self.errors.add(
                         ClrdslSyntaxError(
@@ -259,11 +257,11 @@ class _Builder:
                         )
                     )
             args.append(arg)
-        return S.Call(str(fname), tuple(args), span=span, func_span=_tree_span(fname))
+        return S.Call(str(fname), tuple(args), span=span, func_span=self._span(fname))
 
     def number(self, tok) -> S.Num:
         text = str(tok)
-        span = _tree_span(tok)
+        span = self._span(tok)
         m = _NUM_RE.match(text)
         rest = m.group("rest") if m else text
         value_text = text[: len(text) - len(rest)] if m else "0"
@@ -288,7 +286,7 @@ class _Builder:
                     ClrdslSyntaxError(
                         f"unknown unit `{rest}` in `{text}`",
                         code="E011",
-                        span=Span(span.start + len(value_text), span.end),
+                        span=Span(span.start + len(value_text), span.end, self.source),
                         expected="a unit: `it` (updates), `ep` (epochs) or `%` (of total_steps)",
                         found=f"`{rest}`",
                         hint=hint,
@@ -307,7 +305,7 @@ class _Builder:
                 i = right.start if nl < 0 else nl + 1
                 continue
             if text.startswith(op, i):
-                return Span(i, i + len(op))
+                return Span(i, i + len(op), self.source)
             i += 1
         return None
 
@@ -320,6 +318,7 @@ _CHAINS = {"then": "then", "add": "sum", "sub": "sum", "mul": "product", "div": 
 
 
 def _depth_error(span: Span, source: Source, found: str) -> ClrdslLimitError:
+    span = Span(span.start, span.end, source)
     return ClrdslLimitError(
         f"the expression is nested more than {MAX_DEPTH} levels deep",
         code="E014",

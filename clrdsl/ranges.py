@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from . import model as M
-from .errors import ClrdslValueError, Source, Span
+from .errors import ClrdslValueError, Label, Source, Span
 
 INF = math.inf
 T_MAX = float(2**63 - 1)  # the largest step any backend counts to (int64)
@@ -46,11 +46,14 @@ _TAN_MAX = 1.633123935319537e16  # |tan| of the double nearest to pi/2: floats n
 
 @dataclass(frozen=True)
 class Why:
-    """Where a non-finite value first appears, and how."""
+    """Where a non-finite value first appears, and how. ``inside`` is the place in
+    another text (the prelude) where it appears when ``span`` is the user's text that
+    expanded to it."""
 
     span: Span | None
     message: str
     found: str
+    inside: Span | None = None
 
 
 @dataclass(frozen=True)
@@ -268,14 +271,28 @@ class RangeAnalysis:
 
     # text of a node, for messages
     def quote(self, span: Span | None, fallback: str = "this expression") -> str:
-        if span is not None and self.source is not None:
-            text = self.source.text[span.start:span.end]
+        source = None if span is None else (span.source or self.source)
+        if span is not None and source is not None:
+            text = source.text[span.start:span.end]
             if 0 < len(text) <= 80 and "\n" not in text:
                 return f"`{text}`"
         return fallback
 
     def sched(self, node: M.Sched, t_max: float = T_MAX) -> Iv:
         """The values of ``node`` over its clock in ``[0, t_max]``."""
+        iv = self._sched(node, t_max)
+        why, span = iv.why, node.span
+        if (why is not None and why.inside is None and why.span is not None and span is not None
+                and self.source is not None and not why.span.same_source(self.source)
+                and span.source is not None and span.same_source(self.source)):
+            # the cause lies inside a definition of another text (the prelude): show it
+            # at the innermost node of the user's text that expanded to it
+            from dataclasses import replace
+
+            iv = replace(iv, why=Why(span, why.message, why.found, inside=why.span))
+        return iv
+
+    def _sched(self, node: M.Sched, t_max: float) -> Iv:
         if self.root is None:
             self.root = node
         if node.length < t_max:
@@ -557,10 +574,16 @@ def check_ranges(root: M.Sched, source: Source | None) -> Iv:
     if iv.finite:
         return iv
     why = iv.why or Why(getattr(root, "span", None), "the schedule is not finite at every step", iv.text())
+    labels = []
+    if why.inside is not None:
+        from .check import definition_label  # the checker imports this module lazily
+
+        labels = [Label(why.inside, definition_label(why.inside))]
     raise ClrdslValueError(
         f"{why.message}: the schedule would not be finite at every step",
         code="E310",
         span=why.span,
+        labels=labels,
         expected="a schedule whose value is finite at every step (every step 0 <= t < 2**63)",
         found=why.found,
         hint="keep divisors away from 0 (add a constant), logs and roots in their domain, and "
@@ -568,3 +591,4 @@ def check_ranges(root: M.Sched, source: Source | None) -> Iv:
         notes=["the check is an interval analysis: see `clrdsl.ranges`"],
         source=source,
     )
+

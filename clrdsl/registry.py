@@ -1,9 +1,21 @@
-"""Plugin discovery: the ``clrdsl.backends`` and ``clrdsl.functions`` entry points.
+"""Plugin discovery: the ``clrdsl.backends`` and ``clrdsl.functions`` entry points, and
+the ``clrdsl.function_bundles`` of functions registered by one entry point.
 
 Entry points are listed once (cheaply, from installed metadata) and each is loaded
 only when first used. A plugin that fails to load never breaks the others: using it
 raises a :class:`ClrdslPluginError` naming the entry point, its distribution and an
 install hint; listing shows it with its status.
+
+A *bundle* registers many functions with one entry point (how the standard library is
+registered): the entry point in ``clrdsl.function_bundles`` names a mapping from each
+function's name in the language to a ``"module:attr"`` reference (imported when that
+name is first used, like an entry point's value) or to the ``Shape``/``ScaleFn``
+itself. The mapping is read when the functions are first listed, so its module should
+hold the mapping only (importing it must stay cheap). A name claimed by two
+distributions, by entry points or bundles in any combination, is a conflict (``E501``);
+within one distribution the first claim holds, and its entry points in
+``clrdsl.functions`` come before its bundles. A bundle that fails to load is reported
+like a broken plugin (``clrdsl plugins``, and a note on an unknown function).
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ from .errors import ClrdslError, ClrdslPluginError, Span, suggestion_hint
 
 BACKENDS = "clrdsl.backends"
 FUNCTIONS = "clrdsl.functions"
+BUNDLES = "clrdsl.function_bundles"  # one entry point: a mapping name -> "module:attr" or Shape/ScaleFn
 
 # Frameworks whose absence has a known cure: the matching extra of clrdsl.
 FRAMEWORK_EXTRAS = {"torch": "torch", "keras": "keras", "tensorflow": "tensorflow", "jax": "jax",
@@ -33,12 +46,14 @@ class Entry:
     dist: str  # distribution name
     version: str = ""  # distribution version ("" when unknown)
     others: list[tuple[str, str]] = field(default_factory=list)  # (dist, value) claiming the same name
+    bundle: str | None = None  # the bundle (its entry point in BUNDLES) that registers this name
+    given: Any = None  # the object itself, when the bundle maps the name to it (not a reference)
     _obj: Any = None
     _error: ClrdslPluginError | None = None
 
     def load(self) -> Any:
         if self.others:
-            claims = [f"{self.dist} ({self.value})"] + [f"{d} ({v})" for d, v in self.others]
+            claims = [f"{self.dist} ({self.claim})"] + [f"{d} ({v})" for d, v in self.others]
             raise ClrdslPluginError(
                 f"{_what(self.group)} `{self.name}` is claimed by more than one distribution: "
                 + ", ".join(claims),
@@ -57,10 +72,10 @@ class Entry:
 
     def _load_once(self) -> None:
         try:
-            module, _, attr = self.value.partition(":")
-            obj = importlib.import_module(module)
-            for part in attr.split(".") if attr else ():
-                obj = getattr(obj, part)
+            if self.given is not None:
+                obj = self.given
+            else:
+                obj = _resolve(self.value)
         except (KeyboardInterrupt, GeneratorExit):
             raise
         except BaseException as exc:  # noqa: BLE001 - a broken plugin (even sys.exit) must not break the others
@@ -73,9 +88,22 @@ class Entry:
         self._obj = obj
 
     @property
+    def claim(self) -> str:
+        """``module:attr``, with the bundle it comes from."""
+        return self.value + (f" in bundle `{self.bundle}`" if self.bundle else "")
+
+    @property
+    def where(self) -> str:
+        """The entry point and its group, or the bundle's item and the bundle's group."""
+        if self.bundle:
+            return f"`{self.name} = {self.value}` of bundle `{self.bundle}` (group {BUNDLES})"
+        return f"entry point `{self.name} = {self.value}` in group {self.group}"
+
+    @property
     def label(self) -> str:
         """``name = module:attr`` from ``dist version``, for diagnostics."""
-        return f"`{self.name} = {self.value}` (distribution {self.dist_label})"
+        return f"`{self.name} = {self.value}`" + (f" in bundle `{self.bundle}`" if self.bundle else "") + \
+            f" (distribution {self.dist_label})"
 
     @property
     def dist_label(self) -> str:
@@ -100,6 +128,7 @@ class PluginStatus:
     reason: str = ""  # why, for every state but ok
     hint: str = ""  # what to do about it
     obj: Any = field(default=None, compare=False, repr=False)  # the loaded object when usable
+    bundle: str = ""  # the bundle that registers it ("" for its own entry point)
 
     @property
     def text(self) -> str:
@@ -115,13 +144,13 @@ class PluginStatus:
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "name": self.name, "distribution": self.distribution,
-                "version": self.version, "entry_point": self.entry_point, "state": self.state,
-                "status": self.text, "reason": self.reason, "hint": self.hint}
+                "version": self.version, "entry_point": self.entry_point, "bundle": self.bundle or None,
+                "state": self.state, "status": self.text, "reason": self.reason, "hint": self.hint}
 
 
 def _shadowed_by(name: str) -> str | None:
     """Why a function plugin named ``name`` cannot be called, or None."""
-    from .check import prelude, prelude_source
+    from .check import prelude
     from .model import MATH_FUNCTIONS
 
     if name in ("scale", "take"):
@@ -129,7 +158,9 @@ def _shadowed_by(name: str) -> str | None:
     pre = prelude()
     if name in pre:
         span = getattr(pre[name].node, "span", None)
-        line = f" (prelude.clr line {prelude_source().line_col(span.start)[0]})" if span is not None else ""
+        line = ""
+        if span is not None and span.source is not None:  # the span knows it is the prelude's
+            line = f" ({span.source.name} line {span.source.line_col(span.start)[0]})"
         return f"shadowed by the prelude definition `{name}`{line}"
     if name in MATH_FUNCTIONS:
         return f"shadowed inside scale() formulas by the math function `{name}`"
@@ -140,7 +171,7 @@ def plugin_status(entry: Entry) -> PluginStatus:
     """The status of one discovered entry point; loads it (a failure is reported, never raised)."""
     kind = _what(entry.group)
     base = dict(kind=kind, name=entry.name, distribution=entry.dist, version=entry.version,
-                entry_point=entry.value)
+                entry_point=entry.value, bundle=entry.bundle or "")
     if entry.others:
         claims = ", ".join([entry.dist] + [d for d, _ in entry.others])
         return PluginStatus(**base, state="conflict", reason=f"claimed by {claims}",
@@ -171,6 +202,11 @@ def plugin_report() -> list[PluginStatus]:
     for reg in (backends, functions):
         for name, entry in sorted(reg.entries().items()):
             out.append(plugin_status(entry))
+        for b in reg.bundles():  # a bundle that did not load: its names are unknown
+            if b.error is not None:
+                out.append(PluginStatus(_what(reg.group), b.name, b.dist, b.version, b.value, "broken",
+                                        reason=b.error.message + (f" ({b.error.found})" if b.error.found else ""),
+                                        hint=b.error.hint or "", bundle=b.name))
         for name, obj in sorted(reg._extra.items()):
             out.append(PluginStatus(_what(reg.group), name, "(registered in-process)", "", "", "ok", obj=obj))
     present = {p.name for p in out if p.kind == "backend"}
@@ -247,11 +283,68 @@ def _load_error(entry: Entry, exc: BaseException) -> ClrdslPluginError:
     return ClrdslPluginError(
         f"{_what(entry.group)} plugin `{entry.name}` failed to load",
         code="E502",
-        expected=f"entry point `{entry.name} = {entry.value}` in group {entry.group} to import",
+        expected=f"{entry.where} to import",
         found=_clip(detail),
         hint=_install_hint(entry.dist, missing),
         notes=[f"distribution: {entry.dist_label}"],
     )
+
+
+def _resolve(value: str) -> Any:
+    """The object a ``module:attr`` reference names (imports the module)."""
+    module, _, attr = value.partition(":")
+    obj = importlib.import_module(module)
+    for part in attr.split(".") if attr else ():
+        obj = getattr(obj, part)
+    return obj
+
+
+def _read_bundle(name: str, value: str, dist: str, version: str) -> Bundle:
+    """Import a bundle's mapping and check its shape (never raises: a broken bundle keeps
+    its error, and its names stay unknown)."""
+    from collections.abc import Mapping
+
+    from .functions import ScaleFn, Shape
+
+    bundle = Bundle(name, value, dist, version)
+
+    def broken(code: str, what: str, found: str, hint: str) -> Bundle:
+        bundle.error = ClrdslPluginError(
+            f"function bundle `{name}` {what}", code=code,
+            expected=f"entry point `{name} = {value}` in group {BUNDLES}: a mapping of function names "
+            "to \"module:attr\" references or Shape/ScaleFn objects",
+            found=_clip(found), hint=hint, notes=[f"distribution: {f'{dist} {version}'.strip()}"])
+        return bundle
+
+    try:  # the caller holds _LOAD_LOCK
+        obj = _resolve(value)
+    except (KeyboardInterrupt, GeneratorExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a broken bundle must not break the others
+        missing = exc.name if isinstance(exc, ModuleNotFoundError) else None
+        if isinstance(exc, SystemExit):
+            detail = f"SystemExit: the module called sys.exit({exc.code!r}) on import"
+        else:
+            detail = f"{type(exc).__name__}: {exc}"
+        return broken("E502", "failed to load", detail, _install_hint(dist, missing))
+    fix = f"report it to the authors of {dist}, or uninstall it: pip uninstall {dist}"
+    try:
+        if not isinstance(obj, Mapping):
+            return broken("E505", "does not follow the plugin contract", f"a {_type_name(obj)}, not a mapping", fix)
+        items = dict(obj.items())
+    except Exception as exc:  # noqa: BLE001 - a mapping whose methods raise
+        return broken("E505", "does not follow the plugin contract",
+                      f"reading it raised {type(exc).__name__}: {exc}", fix)
+    for key, item in items.items():
+        if not isinstance(key, str) or not key.isidentifier():
+            return broken("E505", "does not follow the plugin contract",
+                          f"the key {key!r} is not a name (an identifier)", fix)
+        if not (isinstance(item, str) and ":" in item) and not isinstance(item, (Shape, ScaleFn)):
+            return broken("E505", "does not follow the plugin contract",
+                          f"`{key}` maps to {_clip(repr(item), 80)}, neither a \"module:attr\" reference "
+                          "nor a Shape/ScaleFn", fix)
+    bundle.items = items
+    return bundle
 
 
 def _clip(text: str, n: int = 300) -> str:
@@ -311,7 +404,8 @@ def contract_error(entry: "Entry", problem: str) -> ClrdslPluginError:
         f"{_what(entry.group)} plugin `{entry.name}` does not follow the plugin contract",
         code="E505",
         expected=want,
-        found=f"`{entry.name} = {entry.value}` is {problem}",
+        found=f"`{entry.name} = {entry.value}`" + (f" of bundle `{entry.bundle}`" if entry.bundle else "")
+        + f" is {problem}",
         hint=f"report it to the authors of {entry.dist}, or uninstall it: pip uninstall {entry.dist}",
         notes=[f"distribution: {entry.dist_label}"],
     )
@@ -354,32 +448,75 @@ def missing_requirements(obj: Any) -> list[str]:
     return out
 
 
+@dataclass
+class Bundle:
+    """One entry point of :data:`BUNDLES`: a mapping of many functions, read when the
+    functions are first listed; ``error`` says why it could not be read."""
+
+    name: str
+    value: str  # "module:attr" of the mapping
+    dist: str
+    version: str = ""
+    items: dict[str, Any] = field(default_factory=dict)  # name -> "module:attr" or the object
+    error: ClrdslPluginError | None = None
+
+
 class Registry:
-    """The entry points of one group, listed lazily and loaded on demand."""
+    """The entry points of one group, listed lazily and loaded on demand (for
+    ``clrdsl.functions``, with the functions of the bundles in :data:`BUNDLES`)."""
 
     def __init__(self, group: str) -> None:
         self.group = group
+        self.bundle_group = BUNDLES if group == FUNCTIONS else None
         self._entries: dict[str, Entry] | None = None
-        self._lock = threading.Lock()
+        self._bundles: list[Bundle] = []
+        self._lock = threading.RLock()  # re-entrant: a bundle's module may use the registry as it loads
         self._extra: dict[str, Any] = {}
 
     def entries(self) -> dict[str, Entry]:
         if self._entries is None:
-            with self._lock:
+            # reading bundles imports their modules: under the plugins' import lock, taken
+            # before this registry's (the order Entry.load takes them in), so no deadlock
+            import contextlib
+
+            with _LOAD_LOCK if self.bundle_group else contextlib.nullcontext(), self._lock:
                 if self._entries is None:
                     self._entries = self._discover()
         return self._entries
 
     def _discover(self) -> dict[str, Entry]:
         found: dict[str, Entry] = {}
+
+        def claim(entry: Entry) -> None:
+            prev = found.get(entry.name)
+            if prev is None:
+                found[entry.name] = entry
+            elif prev.dist != entry.dist and all(d != entry.dist for d, _ in prev.others):
+                prev.others.append((entry.dist, entry.claim))
+            # the same distribution again (listed twice, or its bundle after its own entry
+            # point): the first claim holds
+
         for ep in entry_points(group=self.group):
             dist, version = _dist_of(ep)
-            prev = found.get(ep.name)
-            if prev is None:
-                found[ep.name] = Entry(self.group, ep.name, ep.value, dist, version)
-            elif prev.dist != dist and all(d != dist for d, _ in prev.others):
-                prev.others.append((dist, ep.value))
+            claim(Entry(self.group, ep.name, ep.value, dist, version))
+        bundles: list[Bundle] = []
+        for ep in entry_points(group=self.bundle_group) if self.bundle_group else ():
+            dist, version = _dist_of(ep)
+            if any(b.name == ep.name and b.dist == dist for b in bundles):
+                continue  # one distribution seen twice (an editable install)
+            bundle = _read_bundle(ep.name, ep.value, dist, version)
+            bundles.append(bundle)
+            for name, item in bundle.items.items():
+                ref = item if isinstance(item, str) else f"{ep.value}[{name!r}]"
+                claim(Entry(self.group, name, ref, dist, version, bundle=ep.name,
+                            given=None if isinstance(item, str) else item))
+        self._bundles = bundles
         return found
+
+    def bundles(self) -> list[Bundle]:
+        """The bundles read for this group (each with its error, if it could not be read)."""
+        self.entries()
+        return list(self._bundles)
 
     def names(self) -> list[str]:
         return sorted(set(self.entries()) | set(self._extra))
@@ -424,6 +561,7 @@ class Registry:
         """Forget the discovered entry points (after installing a plugin at run time)."""
         with self._lock:
             self._entries = None
+            self._bundles = []
 
 
 backends = Registry(BACKENDS)

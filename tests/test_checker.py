@@ -285,19 +285,134 @@ def test_if_condition():
 # -- the prelude ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("text,code,inner,pointed", [
-    # a parameter passed on unchanged: the error points at the caller's argument
-    ("exp_range(0.001, 0.006, step=5, gamma=2)", "E303", "exp_range", "gamma=2"),
-    # a value derived from several parameters: the error points at the whole call
-    ("onecycle(0.1, total=2)", "E301", "onecycle", "onecycle(0.1, total=2)"),
-])
-def test_prelude_errors_point_at_the_users_text(text, code, inner, pointed):
+PRELUDE = "grammar/prelude.clr"
+
+
+def prelude_lines() -> list[str]:
+    from importlib import resources
+
+    return resources.files("clrdsl._grammar").joinpath("prelude.clr").read_text("utf-8").split("\n")
+
+
+def prelude_line(*pieces: str, last: bool = False) -> int:
+    """The 1-based line of the prelude file holding every piece (the first or last such)."""
+    found = [i + 1 for i, line in enumerate(prelude_lines()) if all(p in line for p in pieces)]
+    assert found, pieces
+    return found[-1] if last else found[0]
+
+
+def test_a_parameter_passed_on_unchanged_is_pointed_at_in_the_callers_text():
+    text = "exp_range(0.001, 0.006, step=5, gamma=2)"
     e = error(text, ClrdslValueError)
-    assert e.code == code and at(text, e.span) == pointed
-    notes = e.diagnostics[0].notes
-    assert any(f"while expanding `{inner}`" in n and "<prelude>" in n for n in notes)
+    assert e.code == "E303" and at(text, e.span) == "gamma=2"
+    assert e.span.source is not None and e.span.source.text == text  # the user's text, not the prelude's
+    line = prelude_line("def exp_range(")
+    assert f"while expanding the prelude's definition of `exp_range` ({PRELUDE}:{line})" in e.diagnostics[0].notes
     rendered = str(e)
-    assert "<expr>:1:" in rendered and text in rendered
+    assert "--> <expr>:1:33" in rendered and text in rendered
+
+
+def test_an_error_inside_a_prelude_definition_shows_the_call_and_the_definition():
+    text = "onecycle(0.1, total=2)"  # over=pct * total - 1 = -0.4 inside the definition
+    e = error(text, ClrdslValueError)
+    d = e.diagnostics[0]
+    # the primary caret: the user's call, in the user's text
+    assert d.code == "E301" and at(text, d.span) == text and d.span.source.name == "<expr>"
+    # the place inside the prelude, labelled as the prelude's (the span knows its text)
+    (label,) = d.labels
+    assert label.text == "in the prelude's definition of `onecycle`"
+    assert label.span.source.name == PRELUDE and label.span.text() == "pct * total - 1"
+    line = prelude_line("interp(max / div, max, over=pct * total - 1", last=True)  # the two-phase branch
+    col = prelude_lines()[line - 1].index("pct * total - 1") + 1
+    rendered = str(e)
+    assert "--> <expr>:1:1" in rendered and f"::: {PRELUDE}:{line}:{col}" in rendered
+    shown = rendered.splitlines()
+    caret = next(i for i, row in enumerate(shown) if row.rstrip().endswith("^" * len(text)))
+    assert shown[caret - 1].endswith(text)  # the caret row underlines the call
+    under = next(row for row in shown if row.endswith("- in the prelude's definition of `onecycle`"))
+    assert under.count("-" * len("pct * total - 1")) == 1
+    # JSON: the label's span names the prelude and gives its line there
+    js = e.to_json()["errors"][0]
+    assert "source" not in js["span"] and js["span"]["line"] == 1
+    assert js["labels"][0]["span"]["source"] == PRELUDE
+    assert (js["labels"][0]["span"]["line"], js["labels"][0]["span"]["column"]) == (line, col)
+    assert pickle.loads(pickle.dumps(e)).render() == e.render()
+
+
+def test_a_default_of_a_prelude_definition_is_labelled_in_the_prelude():
+    e = error("onecycle(0.1)", ClrdslValueError)  # total = total_steps, unbound
+    d = e.diagnostics[0]
+    assert d.code == "E306" and at("onecycle(0.1)", d.span) == "onecycle(0.1)"
+    (label,) = d.labels
+    assert label.span.source.name == PRELUDE and label.span.text() == "total_steps"
+    assert label.span.source.line_col(label.span.start)[0] == prelude_line("def onecycle(", "total_steps")
+
+
+def test_a_prelude_definition_inside_a_users_definition():
+    text = "def f(m: number) = onecycle(m, total=2); f(0.1)"
+    e = error(text, ClrdslValueError)
+    # the user's definition is the user's text: the caret stays on the call inside it
+    assert e.code == "E301" and at(text, e.span) == "onecycle(m, total=2)"
+    assert e.diagnostics[0].labels[0].span.source.name == PRELUDE
+
+
+def fake_prelude(monkeypatch, text: str):
+    """Replace the prelude by ``text`` (parsed under the prelude's name) for one test."""
+    import importlib
+
+    from clrdsl import syntax as S
+
+    C = importlib.import_module("clrdsl.check")  # the module (clrdsl.check is also the function)
+
+    prog = clrdsl.parse(text, PRELUDE, library=True)
+    defs = {d.name: C.DefV(d, {}, prog.span.source) for d in prog.definitions if isinstance(d, S.Def)}
+    monkeypatch.setattr(C, "prelude", lambda: defs)
+    return prog.span.source
+
+
+def test_nested_prelude_definitions_label_each_level(monkeypatch):
+    src = fake_prelude(monkeypatch, "def inner(a: number) = linear(0, a, over=-1)\n"
+                                    "def outer(b: number) = constant(b, over=1) >> inner(b)\n")
+    text = "outer(0.1)"
+    e = error(text, ClrdslValueError)
+    d = e.diagnostics[0]
+    assert d.code == "E301" and at(text, d.span) == text
+    assert [(lb.span.text(), lb.text, lb.span.source.line_col(lb.span.start)[0]) for lb in d.labels] == [
+        ("inner(b)", "in the prelude's definition of `outer`", 2),
+        ("-1", "in the prelude's definition of `inner`", 1),
+    ]
+    assert all(lb.span.source is src for lb in d.labels)
+
+
+def test_a_recursive_prelude_definition_is_labelled_once(monkeypatch):
+    fake_prelude(monkeypatch, "def r(a: number) = r(a)\n")
+    e = error("r(1)", ClrdslLimitError)
+    d = e.diagnostics[0]
+    assert d.code == "E307" and at("r(1)", d.span) == "r(1)"
+    assert [(lb.span.text(), lb.text) for lb in d.labels] == [("r(a)", "in the prelude's definition of `r`")]
+
+
+def test_the_budget_refused_inside_the_prelude_points_at_the_call(monkeypatch):
+    defs = ["def d0(a: number) = constant(a, over=1)"]
+    defs += [f"def d{i}(a: number) = d{i - 1}(a) >> d{i - 1}(a)" for i in range(1, 12)]  # 2**11 expansions
+    fake_prelude(monkeypatch, "\n".join(defs) + "\n")
+    text = "constant(1, over=1) >> d11(1)"
+    e = error(text, ClrdslLimitError)
+    d = e.diagnostics[0]
+    assert d.code == "E309" and at(text, d.span) == "d11(1)"
+    assert d.labels and all(lb.span.source.name == PRELUDE for lb in d.labels)
+    assert d.labels[0].text == "in the prelude's definition of `d11`"
+
+
+def test_a_range_error_inside_the_prelude_points_at_the_call(monkeypatch):
+    fake_prelude(monkeypatch, "def boom(a: number) = constant(a) * 10 + constant(1)\n")
+    text = "boom(1e308)"
+    e = error(text, ClrdslValueError)
+    d = e.diagnostics[0]
+    assert d.code == "E310" and at(text, d.span) == text
+    (label,) = d.labels
+    assert label.span.text() == "constant(a) * 10" and label.text == "in the prelude's definition of `boom`"
+    assert "`constant(a) * 10` can overflow" in d.message  # quoted from the prelude's text
 
 
 def test_prelude_signature_reads_as_the_language():

@@ -281,6 +281,77 @@ def test_x64_gives_float64_and_int64_steps():
         assert float(big(1_500_000_000)) == pytest.approx(0.5) and float(big(2**33)) == 2.0
 
 
+# -- float64: a division by a constant stays a division ----------------------------------
+#
+# XLA rewrites x / c as x * (1 / c), an ulp off where x / c is whole: floor(x / 2697) at
+# x = 2697 gave 0 (NumPy: 1), and 1 - t / over at t = over a tiny positive number that a
+# small power turns into 7.7e-3 of the start. The JAX backend keeps those divisions
+# (clrdsl_jax.ops.exact_divisions); under x64 it is then held to the float64 bound.
+
+FLIPS = [
+    ("constant(0.0258) * scale(0.1509 ** floor(x / 2697))", [0, 2696, 2697, 2698, 5393, 5394, 5395]),
+    ("poly(0.00864, 0, over=3827, power=0.1326)", [0, 3825, 3826, 3827, 3828]),
+]
+
+
+def _stepped(rng) -> tuple[str, list[int]]:
+    """A random stepped decay or sequence, and the steps where its boundaries are."""
+    k, n1, n2, n3 = (int(v) for v in rng.integers(3, 6000, 4))
+    a, b, c = (float(f"{v:.4g}") for v in rng.uniform(1e-4, 1.0, 3))
+    g, p = float(f"{rng.uniform(0.05, 0.95):.4g}"), float(f"{rng.uniform(0.05, 3):.4g}")
+    kind = rng.integers(0, 6)
+    if kind == 0:
+        return f"constant({a}) * scale({g} ** floor(x / {k}))", [k * i for i in range(1, 6)]
+    if kind == 1:
+        return f"constant({a}) * scale({g} ** ceil(x / {k}))", [k * i for i in range(1, 6)]
+    if kind == 2:
+        return f"step_decay({a}, every={k}, gamma={g})", [k * i for i in range(1, 6)]
+    if kind == 3:
+        return f"poly({a}, 0, over={n1}, power={p})", [n1]
+    if kind == 4:
+        return (f"linear({a}, {b}, over={n1}) >> cosine({b}, {c}, over={n2}) >> poly({c}, 0, over={n3}, power={p})",
+                [n1, n1 + n2, n1 + n2 + n3])
+    return f"poly_cycles({a}, {b}, over={n1}, power={p}) * scale({g} ** floor(x / {k}))", [n1 * i for i in (1, 2, 3)]
+
+
+def _stepped_sample():
+    rng = np.random.default_rng(20240611)
+    return FLIPS + [_stepped(rng) for _ in range(40)]
+
+
+@pytest.mark.parametrize("expr, marks", _stepped_sample(), ids=lambda v: v if isinstance(v, str) else "")
+def test_x64_boundaries_equal_numpy_within_the_float64_bound(expr, marks):
+    from clrdsl.explain import boundaries
+    from clrdsl.numerics import FLOAT64_BOUND
+
+    checked = clrdsl.check(expr)
+    phases, cycles = boundaries(checked.root, 10**7)
+    steps = np.array(sorted({max(int(m) + d, 0) for m in [*marks, *phases, *cycles[:8]] for d in (-1, 0, 1)}))
+    want = clrdsl.compile(checked)(steps)  # NumPy: IEEE division
+    with _x64():
+        s = clrdsl.compile(checked, backend="jax")
+        got = {
+            "array": np.asarray(s(steps)),
+            "scalar": np.array([float(s(int(t))) for t in steps]),
+            "in a jit": np.asarray(jax.jit(lambda t: s(t) * 1.0)(jnp.asarray(steps))),
+            "vmap": np.asarray(jax.jit(jax.vmap(s))(jnp.asarray(steps))),
+        }
+    bound = FLOAT64_BOUND * (float(np.max(np.abs(want))) or 1.0)
+    for how, values in got.items():
+        assert values.dtype == np.float64
+        worst = int(np.argmax(np.abs(values - want)))
+        assert abs(values[worst] - want[worst]) <= bound, (how, int(steps[worst]), values[worst], want[worst])
+
+
+def test_divisions_stay_divisions_in_the_compiled_code():
+    # what XLA is given: a divide by something it cannot fold (no multiply by 1/3827)
+    with _x64():
+        s = clrdsl.compile("poly(0.00864, 0, over=3827, power=0.1326)", backend="jax")
+        hlo = jax.jit(s).lower(jnp.arange(10)).compile().as_text()
+    assert "divide(" in hlo
+    assert repr(1 / 3827)[:10] not in hlo and f"{1 / 3827:.6e}"[:8] not in hlo
+
+
 # -- emission ----------------------------------------------------------------------------
 
 EMIT_RUNNER = """

@@ -101,6 +101,10 @@ def test_core_wheel_holds_the_backends_typed_and_no_demo(core):
     text = z.read(eps).decode()
     backends = text.split("[clrdsl.backends]")[1].split("[")[0]
     assert {line.split("=")[0].strip() for line in backends.strip().splitlines()} == {"numpy", "torch", "keras", "jax"}
+    # the standard library: one bundle entry point, no entry point per function
+    bundles = text.split("[clrdsl.function_bundles]")[1].split("[")[0]
+    assert bundles.strip().splitlines() == ["clrdsl_stdlib = clrdsl_stdlib:FUNCTIONS"]
+    assert "[clrdsl.functions]" not in text
     assert "clrdsl.commands" not in text  # the demo's commands come with the demo
 
 

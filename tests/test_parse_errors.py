@@ -39,7 +39,7 @@ class Case:
     cls: type
     code: str
     under: str  # the source text under the primary span
-    labels: tuple[str, ...] = ()  # the source text under each label span
+    labels: tuple[str, ...] = ()  # the text under each label span (in the text it points into)
     hint: str | None = None  # a substring of the hint
     codes: tuple[str, ...] = ()  # every code, for inputs with several errors
     bindings: dict = field(default_factory=dict)
@@ -80,7 +80,9 @@ CASES = {
     "gamma_above_one": Case(ClrdslValueError, "E303", "gamma=1.5"),
     "zero_step": Case(ClrdslValueError, "E301", "0"),
     "unit_without_binding": Case(ClrdslValueError, "E306", "4ep", hint="steps_per_epoch"),
-    "total_steps_without_binding": Case(ClrdslValueError, "E306", "onecycle(0.1)", hint="total_steps=N"),
+    # the caret on the user's call, a label on the default inside the prelude's definition
+    "total_steps_without_binding": Case(ClrdslValueError, "E306", "onecycle(0.1)", labels=("total_steps",),
+                                        hint="total_steps=N"),
     "sequence_after_unbounded": Case(ClrdslTypeError, "E205", "triangular(0.001, 0.006, step=2000)",
                                      labels=(">>",), hint="take("),
     "cycle_scale_on_noncyclic": Case(ClrdslTypeError, "E207", "exp(gamma=0.5, on=cycle)",
@@ -128,7 +130,8 @@ def test_golden_code_class_and_spans(name):
     assert src[err.span.start:err.span.end] == case.under
     assert err.source is not None and err.source.line_col(err.span.start)[0] == case.line
     first = err.diagnostics[0]
-    assert tuple(src[lb.span.start:lb.span.end] for lb in first.labels) == case.labels
+    assert err.span.source is not None and err.span.source.text == src  # the caret is in the user's text
+    assert tuple(lb.span.text() for lb in first.labels) == case.labels
     if case.hint is not None:
         assert first.hint and case.hint in first.hint
     if case.codes:
@@ -150,7 +153,7 @@ def test_rendering_is_well_formed(name):
     line, col = err.source.line_col(err.span.start)
     assert lines[1].strip() == f"--> {name}.clr:{line}:{col}"
     shown, carets = lines[3], lines[4]
-    assert shown.startswith(f"{line} | ")
+    assert shown.lstrip().startswith(f"{line} | ")  # the gutter is as wide as the widest line number shown
     gutter = shown.index("| ") + 2
     under = _source(name)[err.span.start:err.span.end].split("\n")[0]
     if len(src_line[line - 1]) <= 120:

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 import clrdsl
 from clrdsl import ClrdslError, ClrdslPluginError, registry
 from clrdsl.cli import main
-from clrdsl.registry import BACKENDS, FUNCTIONS, Registry
+from clrdsl.registry import BACKENDS, BUNDLES, FUNCTIONS, Registry
 
 GOOD_BACKEND = """
 class Backend:
@@ -267,3 +267,90 @@ def test_a_hook_that_is_not_callable_is_a_contract_error(site):
     err = info.value
     assert err.code == "E505" and "its `length` is a int, not a function or None" in err.render()
     assert "thrown-h 1.2.3" in err.render()
+
+
+# -- bundles: many functions, one entry point (clrdsl.function_bundles) ------------------------
+
+BUNDLE_IMPL = """
+from clrdsl.functions import Param, Shape
+
+def _level(ops, t, a):
+    return ops.float(t) * 0.0 + a
+
+def _twice(ops, t, a):
+    return ops.float(t) * 0.0 + 2 * a
+
+level = Shape(name="bund_level", params=(Param("a", "number"),), value=_level)
+twice = Shape(name="bund_twice", params=(Param("a", "number"),), value=_twice)
+"""
+
+
+def _bundle_dist(root, dist, module, items, bundle="thrown_pack", extra_eps=None):
+    """A distribution whose one bundle entry point maps ``items`` (name -> "module:attr")."""
+    (root / "thrown_bundle_impl.py").write_text(textwrap.dedent(BUNDLE_IMPL), encoding="utf-8")
+    make_dist(root, dist, "0.9", module, f"FUNCTIONS = {items!r}\n",
+              {BUNDLES: {bundle: f"{module}:FUNCTIONS"}, **(extra_eps or {})})
+
+
+def test_a_bundle_registers_its_functions_with_one_entry_point(site):
+    _bundle_dist(site, "thrown-bundle", "thrown_bundle",
+                 {"bund_level": "thrown_bundle_impl:level", "bund_twice": "thrown_bundle_impl:twice"})
+    names = registry.functions.names()
+    assert {"bund_level", "bund_twice", "triangular"} <= set(names)
+    assert "thrown_bundle" in sys.modules and "thrown_bundle_impl" not in sys.modules  # listed, not loaded
+    entry = registry.functions.entries()["bund_level"]
+    assert (entry.bundle, entry.dist, entry.value) == ("thrown_pack", "thrown-bundle", "thrown_bundle_impl:level")
+    # did-you-mean knows the bundle's names before any of them is loaded
+    with pytest.raises(ClrdslError) as info:
+        clrdsl.check("bund_levle(1)")
+    assert info.value.code == "E102" and "`bund_level`" in info.value.hint
+    assert "thrown_bundle_impl" not in sys.modules
+    s = clrdsl.compile("bund_level(2) + bund_twice(3)")
+    assert float(s(5)) == 2.0 + 2 * 3.0
+    rows = {row["name"]: row for row in json.loads(_cli("plugins", "--format", "json").stdout)["functions"]}
+    assert rows["bund_twice"]["bundle"] == "thrown_pack" and rows["bund_twice"]["status"] == "ok"
+    assert rows["bund_twice"]["distribution"] == "thrown-bundle" and rows["triangular"]["bundle"] == "clrdsl_stdlib"
+
+
+@pytest.mark.parametrize("manifest, code, found", [
+    ("import sys\nsys.exit(2)\n", "E502", "sys.exit(2)"),
+    ("FUNCTIONS = 42\n", "E505", "a int, not a mapping"),
+    ("FUNCTIONS = {'bund_x': 3}\n", "E505", "`bund_x` maps to 3"),
+    ("FUNCTIONS = {'not a name': 'm:a'}\n", "E505", "the key 'not a name' is not a name"),
+])
+def test_a_broken_bundle_is_reported_and_the_others_work(site, manifest, code, found):
+    make_dist(site, "thrown-badpack", "0.2", "thrown_badpack", manifest, {BUNDLES: {"badpack": "thrown_badpack:FUNCTIONS"}})
+    assert clrdsl.check("triangular(0.001, 0.006, step=2000)").length == float("inf")  # the stdlib is unaffected
+    (bad,) = [b for b in registry.functions.bundles() if b.error is not None]
+    assert bad.error.code == code and found in bad.error.found and "thrown-badpack 0.2" in bad.error.render()
+    with pytest.raises(ClrdslError) as info:  # a name of it is unknown, and the note says why
+        clrdsl.check("bund_x(1)")
+    assert info.value.code == "E102"
+    assert any("function bundle `badpack` (thrown-badpack) could not be read" in n
+               for n in info.value.diagnostics[0].notes)
+    rows = {row["name"]: row for row in json.loads(_cli("plugins", "--format", "json").stdout)["functions"]}
+    assert rows["badpack"]["state"] == "broken" and rows["badpack"]["bundle"] == "badpack"
+    assert rows["triangular"]["status"] == "ok"
+
+
+def test_a_bundle_and_an_entry_point_of_two_distributions_claiming_one_name(site):
+    _bundle_dist(site, "thrown-bundle", "thrown_bundle", {"bund_level": "thrown_bundle_impl:level"})
+    _shape_dist(site, "bund_level", "", dist="thrown-rival")  # its own entry point, same name
+    with pytest.raises(ClrdslPluginError) as info:
+        clrdsl.check("bund_level(1)")
+    err = info.value
+    assert err.code == "E501"
+    assert "thrown-rival (thrown_bund_level:shape)" in err.message
+    assert "thrown-bundle (thrown_bundle_impl:level in bundle `thrown_pack`)" in err.message
+    assert registry.functions.entries()["bund_level"].status == "conflict"
+
+
+def test_an_entry_point_comes_before_its_own_distributions_bundle(site):
+    # one distribution claiming a name twice: its entry point in clrdsl.functions holds
+    _bundle_dist(site, "thrown-both", "thrown_bundle",
+                 {"bund_level": "thrown_bundle_impl:level", "bund_twice": "thrown_bundle_impl:twice"},
+                 extra_eps={FUNCTIONS: {"bund_level": "thrown_bundle_impl:twice"}})
+    entry = registry.functions.entries()["bund_level"]
+    assert entry.bundle is None and entry.value == "thrown_bundle_impl:twice" and not entry.others
+    assert float(clrdsl.compile("bund_level(3)")(0)) == 2 * 3.0  # the entry point's object
+    assert registry.functions.entries()["bund_twice"].bundle == "thrown_pack"

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 import clrdsl
 from clrdsl import ClrdslPluginError, registry
 from clrdsl.cli import main
-from clrdsl.registry import BACKENDS, FUNCTIONS, Registry
+from clrdsl.registry import BACKENDS, BUNDLES, FUNCTIONS, Registry
 
 _real_entry_points = registry.entry_points
 
@@ -321,4 +321,69 @@ def test_fake_plugin_names_stay_clear_of_real_plugins():
     fakes = set(re.findall(r'ep\("(\w+)"', Path(__file__).read_text(encoding="utf-8")))
     assert fakes and not fakes & example_names
     installed = {e.name for g in (BACKENDS, FUNCTIONS) for e in _real_entry_points(group=g)}
-    assert not fakes & installed, fakes & installed
+    installed |= set(Registry(FUNCTIONS).names())  # with the functions of the installed bundles
+    assert "triangular" in installed and not fakes & installed, fakes & installed
+
+
+# -- the standard library: one bundle ------------------------------------------------------------
+
+
+def test_the_standard_library_is_one_bundle_entry_point():
+    assert [(e.name, e.value) for e in _real_entry_points(group=BUNDLES)] == [("clrdsl_stdlib", "clrdsl_stdlib:FUNCTIONS")]
+    assert not [e for e in _real_entry_points(group=FUNCTIONS) if e.value.startswith("clrdsl_stdlib")]
+    entries = Registry(FUNCTIONS).entries()
+    assert {n for n, e in entries.items() if e.bundle == "clrdsl_stdlib"} >= {"triangular", "exp", "linear", "poly"}
+
+
+def test_the_bundle_maps_every_shape_and_scale_of_the_standard_library():
+    """Each Shape/ScaleFn defined in clrdsl_stdlib is in FUNCTIONS under its own name, and
+    each reference there names it: a new shape cannot be forgotten in the mapping."""
+    import importlib
+    import pkgutil
+
+    import clrdsl_stdlib
+    from clrdsl.functions import ScaleFn, Shape
+
+    defined = {}
+    for info in pkgutil.iter_modules(clrdsl_stdlib.__path__):
+        module = importlib.import_module(f"clrdsl_stdlib.{info.name}")
+        for attr, obj in vars(module).items():
+            if isinstance(obj, (Shape, ScaleFn)):  # (a module importing another's: both references)
+                defined.setdefault(obj.name, set()).add(f"{module.__name__}:{attr}")
+    assert set(clrdsl_stdlib.FUNCTIONS) == set(defined)
+    for name, ref in clrdsl_stdlib.FUNCTIONS.items():
+        assert ref in defined[name], (name, ref)
+        assert registry._resolve(ref).name == name
+
+
+def test_adding_a_shape_to_the_bundle_needs_no_packaging_change(fresh, monkeypatch):
+    """A new line in clrdsl_stdlib.FUNCTIONS is a new function of the language: the
+    installed metadata (one bundle entry point) is the same."""
+    import clrdsl_stdlib
+
+    before = [(e.name, e.value) for g in (FUNCTIONS, BUNDLES) for e in _real_entry_points(group=g)]
+    monkeypatch.setitem(clrdsl_stdlib.FUNCTIONS, "halving", "fakeplug_fn:halving")
+    assert "fakeplug_fn" not in sys.modules
+    assert "halving" in registry.functions.names() and "fakeplug_fn" not in sys.modules  # listed, not loaded
+    entry = registry.functions.entries()["halving"]
+    assert (entry.bundle, entry.dist) == ("clrdsl_stdlib", "clrdsl")
+    s = clrdsl.compile("triangular(0, 1, step=1) * halving(k=1, on=cycle)")
+    assert [float(s(t)) for t in (1, 3, 5)] == [1.0, 0.5, 0.25]
+    assert [(e.name, e.value) for g in (FUNCTIONS, BUNDLES) for e in _real_entry_points(group=g)] == before
+
+
+def test_listing_the_functions_imports_only_the_bundles_mapping(tmp_path):
+    import subprocess
+
+    code = ("import sys, clrdsl\n"
+            "assert not [m for m in sys.modules if m.startswith('clrdsl_stdlib')], 'import clrdsl imported it'\n"
+            "from clrdsl import registry\n"
+            "names = registry.functions.names()\n"
+            "try:\n"
+            "    clrdsl.check('triangulr(0.1, 0.2, step=3)')\n"
+            "except clrdsl.ClrdslError as e:\n"
+            "    assert 'triangular' in e.hint\n"
+            "print('triangular' in names, sorted(m for m in sys.modules if m.startswith('clrdsl_stdlib')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True ['clrdsl_stdlib']"

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from clrdsl.emit import Target, emit_module
 
-from .ops import JaxOps, as_int_step, as_value
+from .ops import JaxOps, as_int_step, as_value, exact_divisions
 
 ENTRY = '''
 def evaluate(step):
     """The value at `step` (a JAX integer array or tracer), in the float dtype of the run."""
     t = as_int_step(step)
-    return as_value(value(t), t)
+    return as_value(exact_divisions(value)(t), t)  # x / c as IEEE divides it, not x * (1 / c)
 '''
 
 WRAPPER = '''
@@ -42,7 +42,7 @@ TARGET = Target(
     entry=ENTRY,
     wrapper=WRAPPER,
     usage=USAGE,
-    extras=(as_int_step, as_value),
+    extras=(as_int_step, as_value, exact_divisions),
 )
 
 

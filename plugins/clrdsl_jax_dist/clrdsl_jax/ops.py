@@ -10,6 +10,10 @@ Precision rules (JAX computes in 32 bits unless ``jax_enable_x64`` is set):
   on the host: rounding ``a`` to float32 first would cost ``x`` ulps (``0.99994 **
   100000`` would be off by 0.3%). Exact bases (``mult=1.5``, ``0.5``) use ``power``, whose
   integer powers stay exact, as restart boundaries need.
+- A division by a constant stays a division (:func:`exact_divisions`): XLA rewrites
+  ``x / c`` as ``x * (1 / c)``, which is an ulp off where the quotient is whole, so
+  ``floor(x / 2697)`` at ``x = 2697`` gave 0 and ``1 - t / over`` at ``t = over`` a tiny
+  positive number (``poly(..., power=0.13)`` then ended at 7.7e-3 of its start, not 0).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import numbers
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from clrdsl.ops import where_chain
 
@@ -49,6 +54,79 @@ def as_value(out, t):
     """A schedule's result in the float dtype of the run, shaped like the steps ``t``
     (``out`` is a Python float for a constant schedule)."""
     return jnp.broadcast_to(jnp.asarray(out, dtype=float_dtype()), jnp.shape(t))
+
+
+def exact_divisions(fn):
+    """``fn`` (a function of the step) with every floating division by a constant kept a
+    division, as IEEE 754 and NumPy compute it.
+
+    XLA's algebraic simplifier rewrites ``x / c`` for a constant ``c`` (and ``x /
+    broadcast(y)``) as ``x * (1 / c)``: an ulp off where ``x / c`` is whole, which moves a
+    ``floor``, a comparison or a ``1 - p`` across its boundary. ``fn`` is traced to a
+    jaxpr and re-run primitive by primitive (inside calls too), each such division by
+    ``c + zero`` instead, where ``zero`` is 0 made from the step behind an optimization
+    barrier: XLA cannot see a constant (nor, under ``vmap``, a broadcast: the zero is
+    batched with the step), and the quotient is the same. Other primitives run as traced;
+    tracing does twice the work, the computation one addition more per division.
+    """
+
+    def run(t):
+        closed = jax.make_jaxpr(fn)(jax.ShapeDtypeStruct(jnp.shape(t), jnp.result_type(t)))
+        zeros: dict = {}
+
+        def zero(dtype):  # one opaque 0 of the step's shape per float dtype
+            if dtype not in zeros:
+                zeros[dtype] = lax.optimization_barrier(t * 0).astype(dtype)
+            return zeros[dtype]
+
+        (out,) = _run_keeping_divisions(closed.jaxpr, closed.consts, (t,), zero, jnp.shape(t))
+        return out
+
+    return run
+
+
+_CALLS = frozenset({"pjit", "jit", "closed_call", "core_call"})  # a jaxpr inlined by name
+
+
+def _run_keeping_divisions(jaxpr, consts, args, zero, shape):
+    """Evaluate ``jaxpr`` on ``args`` (tracers or arrays), as ``jax.core.eval_jaxpr`` does,
+    dividing by ``c + zero(dtype)`` where it divides a value of ``shape`` by a
+    compile-time constant ``c`` of a float dtype."""
+    env: dict = {}
+    fixed: set = set()  # variables that are compile-time constants
+
+    def read(v):
+        return v.val if hasattr(v, "val") else env[v]  # a Literal has its value; a Var its binding
+
+    def constant(v) -> bool:
+        return hasattr(v, "val") or v in fixed
+
+    for v, c in zip(jaxpr.constvars, consts):
+        env[v] = c
+        fixed.add(v)
+    for v, a in zip(jaxpr.invars, args):
+        env[v] = a
+    for eqn in jaxpr.eqns:
+        vals = [read(v) for v in eqn.invars]
+        sub = eqn.params.get("jaxpr")
+        out_aval = eqn.outvars[0].aval if eqn.outvars else None
+        if eqn.primitive.name in _CALLS and hasattr(sub, "jaxpr") and hasattr(sub, "consts"):
+            outs = _run_keeping_divisions(sub.jaxpr, sub.consts, vals, zero, shape)
+        elif (eqn.primitive is lax.div_p and constant(eqn.invars[1]) and not constant(eqn.invars[0])
+              and jnp.issubdtype(out_aval.dtype, jnp.inexact) and tuple(out_aval.shape) == tuple(shape)):
+            a, c = vals
+            outs = [lax.div(a, zero(out_aval.dtype) + jnp.asarray(c, dtype=out_aval.dtype))]
+        else:
+            params = eqn.primitive.get_bind_params(eqn.params)
+            subfuns, params = params if isinstance(params, tuple) else ((), params)  # older jax: a pair
+            outs = eqn.primitive.bind(*subfuns, *vals, **params)
+            if not eqn.primitive.multiple_results:
+                outs = [outs]
+        if all(constant(v) for v in eqn.invars):
+            fixed.update(eqn.outvars)
+        for v, o in zip(eqn.outvars, outs):
+            env[v] = o
+    return [read(v) for v in jaxpr.outvars]
 
 
 def _power(a, b):

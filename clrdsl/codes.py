@@ -100,6 +100,9 @@ ERRORS: dict[str, str] = {
     "E643": "plateau: metrics given for a schedule without a plateau clock",
     "E644": "plateau: a plateau clock where nothing can report a metric (a standalone module, a range test, "
             "a backend without reporting)",
+    "E650": "keras: PlateauCallback on a model whose optimizer's learning rate is not a clrdsl schedule with "
+            "a plateau clock",
+    "E651": "keras: Schedule.report(metric) with no step, before any optimizer has used the schedule",
     "E701": "range test: an unknown suggestion rule",
     "E702": "range test: an invalid window of the curve",
     "E703": "range test: too few points to suggest bounds",

@@ -98,13 +98,16 @@ ERRORS: dict[str, str] = {
     "E641": "plateau: a reported metric that is not a number, or a report at a negative step",
     "E642": "plateau: a metrics file that cannot be read (`--metrics run.csv`: columns `step` and the metric)",
     "E643": "plateau: metrics given for a schedule without a plateau clock",
-    "E644": "plateau: a plateau clock in a standalone module (`clrdsl compile`), which cannot take reported "
-            "metrics",
+    "E644": "plateau: a plateau clock where nothing can take a reported metric (a standalone module written by "
+            "`clrdsl compile`, the Keras per-batch ScheduleCallback)",
     "E645": "torch: report(metric) (or Lightning's monitor=) on a scheduler whose schedules have no plateau clock",
     "E646": "torch: a scheduler with plateau clocks given to Lightning without monitor=, or as LightningCLI's "
             "lr_scheduler (nothing would report)",
     "E647": "torch: a metric passed to step() (step counts updates; report(metric) takes metrics), or "
             "MetricReport.step() without one",
+    "E650": "keras: PlateauCallback on a model whose optimizer's learning rate is not a clrdsl schedule with "
+            "a plateau clock",
+    "E651": "keras: Schedule.report(metric) with no step, before any optimizer has used the schedule",
     "E655": "jax: a schedule with plateau clocks called with a step alone (as a learning-rate schedule); "
             "its optax transformation takes the metric",
     "E656": "jax: a plateau transformation's update without `value=` (the metric, or None for no report)",

@@ -21,7 +21,8 @@ from clrdsl.backend import Backend, Emits, Evaluates, RangeTests, model_roots
 from clrdsl.emit import emit_module
 from clrdsl.errors import ClrdslTypeError
 
-__all__ = ["Schedule", "ScheduleCallback", "KerasOps", "Step", "custom_objects", "backend"]
+__all__ = ["Schedule", "ScheduleCallback", "PlateauCallback", "KerasOps", "Step", "custom_objects",
+           "backend"]
 
 
 def custom_objects() -> dict[str, type]:
@@ -65,11 +66,12 @@ class KerasBackend(Backend, Emits, Evaluates, RangeTests):
     def emit(self, checked):
         return emit_module(checked, self.target)
 
-    def values(self, checked, steps):
+    def values(self, checked, steps, metrics=None):
         import keras
         import numpy as np
 
-        out = keras.ops.convert_to_numpy(self.compile(checked)(np.asarray(list(steps), dtype=np.int64)))
+        out = keras.ops.convert_to_numpy(self.compile(checked)(np.asarray(list(steps), dtype=np.int64),
+                                                               metrics=metrics))
         return [float(v) for v in np.asarray(out, dtype=np.float64)]
 
     def handles_model(self, model):
@@ -85,7 +87,8 @@ class KerasBackend(Backend, Emits, Evaluates, RangeTests):
 
 backend = KerasBackend()
 
-_LAZY = {"Schedule": "schedule", "ScheduleCallback": "callback", "KerasOps": "ops", "Step": "ops"}
+_LAZY = {"Schedule": "schedule", "ScheduleCallback": "callback", "PlateauCallback": "callback",
+         "KerasOps": "ops", "Step": "ops"}
 
 
 def __getattr__(name):

@@ -17,6 +17,7 @@ import keras
 import numpy as np
 
 from clrdsl.api import check
+from clrdsl.emit import refuse_plateau
 from clrdsl.errors import ClrdslValueError
 from clrdsl.scalar import scalar_function
 from clrdsl.model import CheckedSchedule
@@ -73,6 +74,9 @@ class ScheduleCallback(keras.callbacks.Callback):
     def _set(self, lr, momentum) -> None:
         self.lr = None if lr is None else check(lr, **self._bindings)
         self.momentum = None if momentum is None else check(momentum, **self._bindings)
+        for checked in (self.lr, self.momentum):
+            if checked is not None:  # its clock is its own batch count: no step to report at
+                refuse_plateau(checked, "ScheduleCallback")
         self._lr_fn = None if self.lr is None else scalar_function(self.lr)
         self._mom_fn = None if self.momentum is None else scalar_function(self.momentum)
 
@@ -231,6 +235,78 @@ class ScheduleCallback(keras.callbacks.Callback):
                 hint="compile the model with `run_eagerly=True` to schedule momentum per batch",
             )
         return attr
+
+
+class PlateauCallback(keras.callbacks.Callback):
+    """Report a metric to the optimizer's plateau schedule at the end of every epoch.
+
+        lr = clrdsl.compile("constant(0.1) * exp(gamma=0.5, on=plateau(patience=2))", backend="keras")
+        model.compile(optimizer=keras.optimizers.SGD(lr), loss="mse")
+        model.fit(x, y, validation_data=(xv, yv), callbacks=[PlateauCallback("val_loss")])
+
+    At each epoch end it reads ``logs[monitor]`` and calls ``schedule.report(metric,
+    step)`` with ``step`` the optimizer's update count, so the next update (and every
+    one after) uses the new counts. The direction (``mode=min|max``), patience,
+    threshold and cooldown are the expression's ``plateau(...)`` arguments. The
+    schedule is the optimizer's learning rate (``schedule=`` names another one, for
+    instance one used inside a custom training step). Its state lives in the schedule,
+    so it is saved with the model; the callback holds none. A missing ``monitor`` key
+    warns (as Keras's ``ReduceLROnPlateau`` does) and reports nothing that epoch.
+    """
+
+    def __init__(self, monitor: str = "val_loss", *, schedule=None, verbose: int = 0) -> None:
+        super().__init__()
+        self.monitor = monitor
+        self.schedule = schedule
+        self.verbose = verbose
+        self._target = None
+
+    def set_model(self, model) -> None:
+        super().set_model(model)
+        if getattr(model, "optimizer", None) is not None:
+            self._attach()
+
+    def on_train_begin(self, logs=None) -> None:
+        self._attach()
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        logs = logs or {}
+        if self.monitor not in logs:
+            warnings.warn(f"PlateauCallback: `{self.monitor}` is not in the epoch logs, so nothing is "
+                          f"reported this epoch (the logs have: {', '.join(sorted(logs)) or 'nothing'})",
+                          UserWarning, stacklevel=2)
+            return
+        schedule = self._attach()
+        sync = getattr(self.model, "jax_state_sync", None)
+        if sync is not None:
+            sync()  # JAX trains on a copy of the variables: bring the update count back
+        step = int(np.asarray(keras.ops.convert_to_numpy(schedule._step_var)))
+        before = schedule.counts
+        schedule.report(_scalar(logs[self.monitor]), step=step)
+        if self.verbose and schedule.counts != before:
+            print(f"\nEpoch {epoch + 1}: PlateauCallback: {self.monitor} reached a plateau; reductions "
+                  f"so far {list(schedule.counts)} (from step {step} on)")
+
+    def _attach(self):
+        if self._target is not None and self.model is not None and self._target[0] is self.model.optimizer:
+            return self._target[1]
+        from .schedule import Schedule
+
+        opt = self.model.optimizer
+        inner = getattr(opt, "inner_optimizer", opt)  # a LossScaleOptimizer (mixed precision)
+        schedule = self.schedule if self.schedule is not None else getattr(inner, "_learning_rate", None)
+        if not isinstance(schedule, Schedule) or not schedule.plateaus:
+            raise ClrdslValueError(
+                "PlateauCallback has no plateau schedule to report to", code="E650",
+                expected="an optimizer whose learning rate is "
+                "clrdsl.compile('... on=plateau(...) ...', backend='keras') (or schedule=...)",
+                found=f"{type(opt).__name__} with learning_rate="
+                f"{schedule.expr if isinstance(schedule, Schedule) else type(schedule).__name__}",
+                hint="compile the expression with backend='keras' and give it to the optimizer",
+            )
+        schedule.attach(inner)
+        self._target = (opt, schedule)
+        return schedule
 
 
 def _runs_eagerly(model) -> bool:

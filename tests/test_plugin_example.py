@@ -152,7 +152,7 @@ def test_clrdsl_plugins_lists_the_plugin_with_its_distribution(target):
     assert sine["distribution"] == DIST and saw["distribution"] == DIST
     assert sine["entry_point"] == "clrdsl_sine:sine_wave"
     assert sine["status"] == "ok" and sine["kind"] == "scale"
-    assert sine["signature"] == "sine_wave(period: positive = 4, phase: number = 1, on: iterations|cycle = cycle)"
+    assert sine["signature"] == "sine_wave(period: positive = 4, phase: number = 1, on: iterations|cycle|plateau(...) = cycle)"
     assert saw["kind"] == "shape" and saw["signature"] == "sawtooth(low: number, high: number, period: period)"
     assert functions["triangular"]["distribution"] == "clrdsl"
     # blocked frameworks show up as a status, never as a crash
@@ -163,7 +163,7 @@ def test_clrdsl_plugins_lists_the_plugin_with_its_distribution(target):
     r = run_py(target, _PLUGINS, "plugins")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    i = lines.index("  sine_wave(period: positive = 4, phase: number = 1, on: iterations|cycle = cycle)")
+    i = lines.index("  sine_wave(period: positive = 4, phase: number = 1, on: iterations|cycle|plateau(...) = cycle)")
     assert lines[i + 1].split() == ["scale", "·", DIST, "·", "ok"]
 
 

@@ -16,12 +16,22 @@ def constant_value(ops, t, value, over):
     return ops.float(t) * 0.0 + value
 
 
+def _ended(ops, t, end):
+    # a ramp of no length is its end at every step, exactly (the formulas would cancel
+    # `start` out of `start + (end - start)`, which float32 does not do exactly)
+    return ops.float(t) * 0.0 + end
+
+
 def linear_value(ops, t, start, end, over):
+    if over == 0:
+        return _ended(ops, t, end)
     p = _progress(ops, t, over)
     return start + (end - start) * p
 
 
 def cosine_value(ops, t, start, end, over):
+    if over == 0:
+        return _ended(ops, t, end)
     p = _progress(ops, t, over)
     return end + (start - end) / 2.0 * (ops.cos(ops.pi * p) + 1.0)
 
@@ -40,16 +50,22 @@ def _geometric(ops, p, start, end):
 
 
 def exponential_value(ops, t, start, end, over):
+    if over == 0:
+        return _ended(ops, t, end)
     p = _progress(ops, t, over)
     return _geometric(ops, p, start, end)
 
 
 def poly_value(ops, t, start, end, over, power):
+    if over == 0:
+        return _ended(ops, t, end)
     p = _progress(ops, t, over)
     return end + (start - end) * ops.power(1.0 - p, power)
 
 
 def interp_value(ops, t, start, end, over, kind):
+    if over == 0:
+        return _ended(ops, t, end)
     p = _progress(ops, t, over)
     if kind == "cos":
         return end + (start - end) / 2.0 * (ops.cos(ops.pi * p) + 1.0)
@@ -61,6 +77,8 @@ def interp_value(ops, t, start, end, over, kind):
 
 
 def range_test_value(ops, t, start, end, over, mode):
+    if over == 0:
+        return _ended(ops, t, end)
     p = _progress(ops, t, over)
     if mode == "exp":
         return _geometric(ops, p, start, end)

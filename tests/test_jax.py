@@ -406,11 +406,12 @@ def test_backend_emit_is_the_plugin_contract():
     assert "def schedule(step):" in text and "triangular2(0.001, 0.006, step=20)" in text
 
 
-@pytest.mark.parametrize("shape", ["linear", "cosine", "exponential", "poly", "interp", "range_test"])
-def test_a_ramp_of_no_length_is_its_end_exactly_in_float32(shape):
+@pytest.mark.parametrize("expr, end", [(f"{s}(1.0, 0.0001, over=0)", 1e-4) for s in
+                                        ("linear", "cosine", "exponential", "poly", "interp")]
+                         + [("range_test(0.0001, 1.0, over=0)", 1.0), ("range_test(1e-7, 3.0, over=0, mode=linear)", 3.0)])
+def test_a_ramp_of_no_length_is_its_end_exactly_in_float32(expr, end):
     # `start + (end - start) * 1` cancels `start` inexactly in float32 (1.0 -> 1e-4 gave
     # 1.00017e-4, beyond the float32 bound relative to the value 1e-4)
-    expr = f"{shape}(1.0, 0.0001, over=0)"
     got = np.asarray(jax.jit(_jax(expr))(jnp.arange(5)))
-    assert got.tolist() == [float(np.float32(1e-4))] * 5
-    assert _numpy(expr)(np.arange(5)).tolist() == [1e-4] * 5
+    assert got.tolist() == [float(np.float32(end))] * 5
+    assert _numpy(expr)(np.arange(5)).tolist() == [end] * 5

@@ -13,7 +13,6 @@ rewrites it).
 
 from __future__ import annotations
 
-import math
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path

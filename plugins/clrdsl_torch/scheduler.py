@@ -662,13 +662,7 @@ def _entries(state: Any) -> list[dict[str, Any]]:
     seen = set()
     for i, e in enumerate(state["schedules"]):
         where = f"schedules[{i}]"
-        if not isinstance(e, Mapping):
-            _bad_state(f"{where}: a dict with param, group, expr, bindings", _found(e))
-        for key, want, test in _ENTRY_FIELDS:
-            if key not in e:
-                _bad_state(f"{where}.{key}: {want}", f"no `{key}` (keys {sorted(map(str, e))})")
-            if not test(e[key]):
-                _bad_state(f"{where}.{key}: {want}", _found(e[key]))
+        _check_fields(e, _ENTRY_FIELDS, where, "a dict with param, group, expr, bindings")
         if "plateau" in e:
             if state["format"] == FORMAT_1:
                 _bad_state(f"{where}: no `plateau` in a {FORMAT_1!r} state", _found(e["plateau"]))
@@ -684,13 +678,18 @@ def _check_plateau(states: Any, where: str) -> None:
     if not isinstance(states, list):
         _bad_state(f"{where}: a list of plateau clock states", _found(states))
     for j, d in enumerate(states):
-        if not isinstance(d, Mapping):
-            _bad_state(f"{where}[{j}]: a dict with best, bad, cooldown, count", _found(d))
-        for key, want, test in _PLATEAU_FIELDS:
-            if key not in d:
-                _bad_state(f"{where}[{j}].{key}: {want}", f"no `{key}` (keys {sorted(map(str, d))})")
-            if not test(d[key]):
-                _bad_state(f"{where}[{j}].{key}: {want}", _found(d[key]))
+        _check_fields(d, _PLATEAU_FIELDS, f"{where}[{j}]", "a dict with best, bad, cooldown, count")
+
+
+def _check_fields(d: Any, fields: tuple, where: str, what: str) -> None:
+    """``d`` is a mapping whose every field passes its test (E606 naming the first that does not)."""
+    if not isinstance(d, Mapping):
+        _bad_state(f"{where}: {what}", _found(d))
+    for key, want, test in fields:
+        if key not in d:
+            _bad_state(f"{where}.{key}: {want}", f"no `{key}` (keys {sorted(map(str, d))})")
+        if not test(d[key]):
+            _bad_state(f"{where}.{key}: {want}", _found(d[key]))
 
 
 _PLATEAU_FIELDS = (

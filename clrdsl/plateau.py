@@ -24,7 +24,7 @@ from . import model as M
 from .errors import ClrdslValueError
 from .ops import MathOps
 
-__all__ = ["State", "initial", "rule", "Tracker", "replay", "read_metrics"]
+__all__ = ["State", "initial", "rule", "Tracker", "replay", "counts_at", "read_metrics"]
 
 
 @dataclass(frozen=True)
@@ -169,6 +169,16 @@ def replay(root: M.Sched, metrics: Iterable[tuple[int, float]], value: ValueFn |
         steps.append(s)
         counts.append(tracker.counts)
     return steps, counts
+
+
+def counts_at(report_steps: Sequence[int], counts: Sequence[tuple[int, ...]], steps):
+    """The counts in force at each of ``steps`` (an integer array) after a :func:`replay`:
+    one int64 array shaped like ``steps`` per clock (a report at step s applies from s on)."""
+    import numpy as np
+
+    table = np.asarray(counts, dtype=np.int64)
+    which = np.searchsorted(np.asarray(report_steps, dtype=np.int64), steps, side="right")
+    return tuple(table[which, j] for j in range(table.shape[1]))
 
 
 def read_metrics(path: str, column: str | None = None) -> list[tuple[int, float]]:

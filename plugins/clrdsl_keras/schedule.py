@@ -162,16 +162,13 @@ class Schedule(Compiled, keras.optimizers.schedules.LearningRateSchedule):
         """The values at host steps of a run with these ``(step, metric)`` reports (a report
         at step s applies from s on), as the NumPy backend's ``s(steps, metrics=...)``."""
         self._need_plateau("take reported metrics")
-        from clrdsl.plateau import replay
+        from clrdsl.plateau import counts_at, replay
 
         steps = np.asarray(keras.ops.convert_to_numpy(step) if keras.ops.is_tensor(step) else step)
         at, rows = replay(self.checked.root, metrics, self._host_value)
-        table = np.asarray(rows, dtype=np.int64)
-        which = np.searchsorted(np.asarray(at, dtype=np.int64), np.maximum(steps.astype(np.int64), 0),
-                                side="right")
         m = self._module
         t = m.to_step(steps)
-        k = tuple(m.Step(np.asarray(table[which, j]), 0.0, 0) for j in range(table.shape[1]))
+        k = tuple(m.Step(c, 0.0, 0) for c in counts_at(at, rows, np.maximum(steps.astype(np.int64), 0)))
         return m.finish(m.value(t, k), t)
 
     def _host_value(self, t: int, counts) -> float:

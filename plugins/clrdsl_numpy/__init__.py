@@ -16,7 +16,7 @@ from clrdsl.backend import Backend, Compiled, Emits, Evaluates
 from clrdsl.emit import emit_module, load
 from clrdsl.errors import ClrdslTypeError
 from clrdsl.model import plateau_clocks
-from clrdsl.plateau import replay
+from clrdsl.plateau import counts_at, replay
 from clrdsl.steps import check_host
 
 
@@ -122,14 +122,7 @@ class NumpySchedule(Compiled):
                 )
             return self._fn(t)
         report_steps, rows = self.replay(metrics or ())
-        at = np.asarray(report_steps, dtype=np.int64)
-        table = np.asarray(rows, dtype=np.int64)
-
-        def value(flat):
-            which = np.searchsorted(at, flat, side="right")
-            return self._value(flat, tuple(table[which, j] for j in range(table.shape[1])))
-
-        return evaluate(value, t)
+        return evaluate(lambda flat: self._value(flat, counts_at(report_steps, rows, flat)), t)
 
     def replay(self, metrics):
         """``(report_steps, counts)`` of :func:`clrdsl.plateau.replay` for this schedule."""

@@ -524,17 +524,12 @@ def compile_cmd(expr, file, key, backend, output, steps_per_epoch, total_steps, 
     emit = getattr(plugin, "emit", None)
     if emit is None:
         raise click.UsageError(f"the {backend} backend cannot generate standalone code (it has no `emit`)")
-    from .emit import refuse_plateau
     from .errors import Source
 
     try:
-        refuse_plateau(checked, f"a standalone module for the {backend} backend")
-    except ClrdslError as err:
-        fail(err.with_source(Source(text, name)))
-    try:
         source = emit(checked)
-    except ClrdslError as err:
-        fail(err)
+    except ClrdslError as err:  # e.g. E644 with a span into the text: show it under a caret
+        fail(err.with_source(Source(text, name)))
     if not isinstance(source, str):
         from .registry import plugin_failure
 

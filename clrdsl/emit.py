@@ -632,12 +632,11 @@ class ValueGenerator:
     long flat sum never recurses.
     """
 
-    def __init__(self, copier: SourceCopier, root: M.Sched | None = None) -> None:
+    def __init__(self, copier: SourceCopier, clocks: tuple = ()) -> None:
         self.copier = copier
         self.functions: list[str] = []  # helper functions, then value()
         # A schedule with plateau clocks is a function of (t, k): k holds the count of
         # each clock, in the order of `model.plateau_clocks`; every function takes it on.
-        clocks = M.plateau_clocks(root) if root is not None else ()
         self.counts = {pc.clock: i for i, pc in enumerate(clocks)}
         self.probing = False  # probes (the tools) read a node before any report: k defaults to 0s
 
@@ -887,7 +886,7 @@ def generate(checked: CheckedSchedule, target: Target, *, probes: tuple = ()) ->
     ops_name = copier.copy(target.ops)
     ops_blocks = list(copier.blocks)
     copier.blocks.clear()
-    gen = ValueGenerator(copier, checked.root)
+    gen = ValueGenerator(copier, plateaus)
     gen.probing = not checked.expr
     gen.generate(checked.root, doc=VALUE_DOC if not gen.counts else VALUE_DOC_PLATEAU)
     for kind, node, name in probes:

@@ -78,9 +78,9 @@ def main() -> None:
 
     # -- parse, check, compile (warm) ---------------------------------------------------------
     import clrdsl
-    from clrdsl.unparse import to_json
+    from clrdsl.language.unparse import to_json
 
-    parse_mod = importlib.import_module("clrdsl.parse")
+    parse_mod = importlib.import_module("clrdsl.language.parse")
     clrdsl.parse(MISSION), clrdsl.check(MISSION), clrdsl.compile(MISSION)  # load grammar, plugins
     lark_parser = parse_mod._parser()
     tree_json = json.dumps(to_json(clrdsl.parse(MISSION)))
@@ -89,8 +89,8 @@ def main() -> None:
     rows.append(("parse (warm)", t_parse, "ast.parse (CPython)", per_call(lambda: ast.parse(MISSION)), "< 1 ms"))
     rows.append(("parse (warm)", t_parse, "lark alone", per_call(lambda: lark_parser.parse(MISSION, start="start")), ""))
     rows.append(("parse (warm)", t_parse, "json.loads of its tree", per_call(lambda: json.loads(tree_json)), ""))
-    from clrdsl.check import check_program
-    from clrdsl.errors import Source
+    from clrdsl.diagnostics.errors import Source
+    from clrdsl.language.check import check_program
 
     t_full = per_call(lambda: check_program(parse_mod.parse(MISSION), Source(MISSION)))
     rows.append(("parse + check", t_full, "clrdsl.parse", t_parse, ""))

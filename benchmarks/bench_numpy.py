@@ -7,7 +7,7 @@ Rows:
 - evaluation of the mission example over 10^7 steps, against the same formula written
   by hand in NumPy (target: <= 1.25x);
 - evaluation of a sequence (``warmup_cosine``) against a hand-written ``np.where``;
-- one step through the Python-float code (``clrdsl.scalar``, what the torch backend steps
+- one step through the Python-float code (``clrdsl.evaluation.scalar``, what the torch backend steps
   with) against the formula written by hand with ``math``;
 - a sequence of n phases over 10^6 steps against one phase, for n = 10, 100, 1,000 (each
   phase runs on its own steps only; target: 1,000 phases <= 3x one phase);
@@ -28,7 +28,7 @@ import time
 import numpy as np
 
 import clrdsl
-from clrdsl.scalar import scalar_function
+from clrdsl.evaluation.scalar import scalar_function
 
 MISSION = "triangular(0.001, 0.006, step=2000) * exp(gamma=0.99994, on=iterations)"
 WARMUP_COSINE = "warmup_cosine(0.1, warmup=1000, decay=99000, end=0.001)"

@@ -8,8 +8,10 @@
 ``import clrdsl`` imports no framework: backends load lazily through entry points.
 """
 
-from .api import check, compile
-from .errors import (
+from clrdsl.api import check, compile
+from clrdsl.contract._import_hooks import after_import_declared as _after_import_declared
+from clrdsl.contract.functions import Param, ParamError, ScaleFn, Shape
+from clrdsl.diagnostics.errors import (
     ClrdslError,
     ClrdslLimitError,
     ClrdslNameError,
@@ -20,12 +22,10 @@ from .errors import (
     Source,
     Span,
 )
-from .functions import Param, ParamError, ScaleFn, Shape
-from .model import CheckedSchedule
-from .parse import parse
-from .range_test import range_test
-from .unparse import from_json, to_json, unparse
-from ._import_hooks import after_import_declared as _after_import_declared
+from clrdsl.language.parse import parse
+from clrdsl.language.unparse import from_json, to_json, unparse
+from clrdsl.semantics.model import CheckedSchedule
+from clrdsl.tools.range_test import range_test
 
 __version__ = "0.1.0"
 

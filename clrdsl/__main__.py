@@ -1,6 +1,6 @@
 """``python -m clrdsl``: the ``clrdsl`` command line."""
 
-from .cli import main
+from clrdsl.tools.cli import main
 
 if __name__ == "__main__":
     main(prog_name="clrdsl")

@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Literal, Mapping, overload
 
-from . import registry
-from .backend import Backend
-from .check import check_program
-from .errors import ClrdslError, ClrdslTypeError, Source
-from .model import CheckedSchedule
-from .parse import parse
+from clrdsl.contract import registry
+from clrdsl.contract.backend import Backend
+from clrdsl.diagnostics.errors import ClrdslError, ClrdslTypeError, Source
+from clrdsl.language.check import check_program
+from clrdsl.language.parse import parse
+from clrdsl.semantics.model import CheckedSchedule
 
 if TYPE_CHECKING:  # each backend's own type, for type checkers only (no framework is imported)
     from clrdsl_jax import JaxSchedule

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import ClrdslTypeError
+from clrdsl.diagnostics.errors import ClrdslTypeError
 
 # common name -> {framework: that framework's name}
 _TABLE = {

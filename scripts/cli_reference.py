@@ -25,7 +25,7 @@ def _cell(text: str) -> str:
 
 
 def reference() -> str:
-    from clrdsl.cli import main
+    from clrdsl.tools.cli import main
 
     ctx = click.Context(main, info_name="clrdsl")
     out = [START, "", "Generated from the commands by `scripts/cli_reference.py`.", ""]

@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
         if argv and not any(a in name for a in argv):
             continue
         out = IMAGES / name
-        cmd = [sys.executable, "-m", "clrdsl.cli", "plot", *args, "-o", str(out)]
+        cmd = [sys.executable, "-m", "clrdsl.tools.cli", "plot", *args, "-o", str(out)]
         print("clrdsl plot " + " ".join(f'"{a}"' if " " in a else a for a in args) + f" -o docs/images/{name}")
         subprocess.run(cmd, check=True, cwd=ROOT, env=env)
     return 0

@@ -31,8 +31,9 @@ if LOAD and BACKEND == "torch":
 
     import clrdsl  # noqa: E402
 else:
-    import clrdsl  # noqa: E402  (clrdsl first: its hook registers the schedule when Keras loads)
     import keras  # noqa: E402
+
+    import clrdsl  # noqa: E402  (clrdsl first: its hook registers the schedule when Keras loads)
 from keras import ops as K  # noqa: E402
 
 HOOK_LOADED = "clrdsl_keras" in sys.modules  # imported by clrdsl's hook when Keras loaded?
@@ -163,7 +164,7 @@ def check(fn):
 
 @check
 def ops_contract():
-    from clrdsl.ops import missing_ops
+    from clrdsl.contract.ops import missing_ops
 
     assert missing_ops(clrdsl_keras.KerasOps) == [], missing_ops(clrdsl_keras.KerasOps)
     return "complete"

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from hypothesis import strategies as st
 
-from clrdsl import syntax as S
+from clrdsl.language import syntax as S
 
 KEYWORDS = ("let", "def", "if", "then", "else")
 UNITS = ("it", "ep", "%")
@@ -64,7 +64,7 @@ def _float_values() -> st.SearchStrategy[float]:
 
 def nums() -> st.SearchStrategy[S.Num]:
     """Number literals as the parser builds them: non-negative (a minus sign is a
-    :class:`~clrdsl.syntax.Neg`), with or without a unit."""
+    :class:`~clrdsl.language.syntax.Neg`), with or without a unit."""
     return st.builds(S.Num, _float_values(), st.sampled_from((None, None, None) + UNITS))
 
 
@@ -110,7 +110,7 @@ def _calls(children: st.SearchStrategy) -> st.SearchStrategy[S.Call]:
 
 
 def syntax_trees(max_leaves: int = 24) -> st.SearchStrategy:
-    """Arbitrary expression trees (:data:`clrdsl.syntax.Expr`) the grammar can produce."""
+    """Arbitrary expression trees (:data:`clrdsl.language.syntax.Expr`) the grammar can produce."""
     leaves = st.one_of(nums(), st.builds(S.Name, names()))
 
     def extend(children):

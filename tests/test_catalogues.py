@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from clrdsl import codes
-from clrdsl.functions import KINDS
+from clrdsl.contract.functions import KINDS
+from clrdsl.diagnostics import codes
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = [p for d in ("clrdsl", "plugins", "apps") if (ROOT / d).is_dir() for p in (ROOT / d).rglob("*.py")
@@ -27,19 +27,19 @@ def test_every_code_raised_is_in_the_catalogue():
     found = raised_codes()
     assert len(found) > 50
     missing = {c: where for c, where in found.items() if c not in codes.ERRORS and c not in codes.LINTS}
-    assert not missing, f"add these to clrdsl/codes.py: {missing}"
+    assert not missing, f"add these to clrdsl/diagnostics/codes.py: {missing}"
 
 
 def test_the_catalogue_has_no_stale_codes():
     found = raised_codes()
-    lints_used = set(re.findall(r'"(W\d{3})"', (ROOT / "clrdsl" / "explain.py").read_text(encoding="utf-8")))
+    lints_used = set(re.findall(r'"(W\d{3})"', (ROOT / "clrdsl" / "tools" / "explain.py").read_text(encoding="utf-8")))
     stale = [c for c in codes.ERRORS if c not in found] + [c for c in codes.LINTS if c not in lints_used]
     assert not stale, f"codes no longer raised: {stale}"
 
 
 def test_the_errors_page_is_generated_from_the_catalogue():
     page = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
-    assert page == codes.markdown(), "regenerate: python -m clrdsl.codes > docs/errors.md"
+    assert page == codes.markdown(), "regenerate: python -m clrdsl.diagnostics.codes > docs/errors.md"
 
 
 def test_the_language_reference_has_the_kinds_table_of_the_catalogue():

@@ -21,7 +21,7 @@ from clrdsl import (
     ClrdslTypeError,
     ClrdslValueError,
 )
-from clrdsl.errors import MAX_DIAGNOSTICS
+from clrdsl.diagnostics.errors import MAX_DIAGNOSTICS
 
 
 def error(text, cls=ClrdslError, **bindings) -> ClrdslError:
@@ -360,9 +360,9 @@ def fake_prelude(monkeypatch, text: str):
     """Replace the prelude by ``text`` (parsed under the prelude's name) for one test."""
     import importlib
 
-    from clrdsl import syntax as S
+    from clrdsl.language import syntax as S
 
-    C = importlib.import_module("clrdsl.check")  # the module (clrdsl.check is also the function)
+    C = importlib.import_module("clrdsl.language.check")
 
     prog = clrdsl.parse(text, PRELUDE, library=True)
     defs = {d.name: C.DefV(d, {}, prog.span.source) for d in prog.definitions if isinstance(d, S.Def)}

@@ -13,10 +13,9 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-
-from clrdsl.cli import main
-
 from strategies import MISSION
+
+from clrdsl.tools.cli import main
 
 MESSY = "triangular(0.001,0.006,step=2000)*exp(gamma=0.99994,on=iterations)"
 
@@ -230,7 +229,7 @@ def test_fmt_in_place_leaves_a_bad_file_alone(tmp_path):
 
 def test_console_script_runs():
     """The installed entry point works as a real process (exit codes included)."""
-    exe = [sys.executable, "-m", "clrdsl.cli"]
+    exe = [sys.executable, "-m", "clrdsl.tools.cli"]
     ok = subprocess.run(exe + ["check", MESSY], capture_output=True, text=True)
     assert ok.returncode == 0 and ok.stdout.strip() == MISSION
     bad = subprocess.run(exe + ["check", "1 +"], capture_output=True, text=True)

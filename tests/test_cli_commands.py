@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 import clrdsl
-from clrdsl.cli import main, parse_steps
+from clrdsl.tools.cli import main, parse_steps
 
 GOLDEN = Path(__file__).parent / "golden" / "cli"
 UPDATE = bool(os.environ.get("CLRDSL_UPDATE_GOLDEN"))
@@ -210,7 +210,7 @@ def test_plot_figure_marks_boundaries_and_labels_axes():
     import matplotlib
 
     matplotlib.use("Agg")
-    from clrdsl.plot import figure, series
+    from clrdsl.tools.plot import figure, series
 
     a = series(clrdsl.check(TRI2), 12000)
     b = series(clrdsl.check("linear(0, 0.006, over=3000) >> cosine(0.006, 0, over=9000)"), 12000, "warmup")

@@ -21,16 +21,15 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import BINDINGS, SEED_EXPRS, schedule_exprs  # noqa: E402
 
 import clrdsl
-from clrdsl import registry
-from clrdsl.cli import main
-from clrdsl.emit import EmitError, Target, emit_module
-from clrdsl.functions import Param, Shape
-from clrdsl.ops import MathOps
-from clrdsl.scalar import scalar_function
-
-from strategies import BINDINGS, SEED_EXPRS, schedule_exprs  # noqa: E402
+from clrdsl.contract import registry
+from clrdsl.contract.functions import Param, Shape
+from clrdsl.contract.ops import MathOps
+from clrdsl.evaluation.emit import EmitError, Target, emit_module
+from clrdsl.evaluation.scalar import scalar_function
+from clrdsl.tools.cli import main
 
 # Imports a generated module may have: its framework and the standard library.
 # (keras: `jax` is imported inside a function, only when Keras runs on JAX, and
@@ -117,7 +116,7 @@ def run_generated(tmp_path, backend: str, sources: list[str], steps: list[int]) 
 
 def model_steps(checked, rng_steps: list[int]) -> list[int]:
     """Random steps plus each phase boundary and its neighbours."""
-    from clrdsl.explain import boundaries
+    from clrdsl.tools.explain import boundaries
 
     phases, cycles = boundaries(checked.root, 10**7)
     marks = {int(b) + d for b in phases + cycles[:6] for d in (-1, 0, 1)}

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 import clrdsl
-from clrdsl.cli import main
-from clrdsl.explain import ClrdslLintError, explain, lint, lint_error
+from clrdsl.tools.cli import main
+from clrdsl.tools.explain import ClrdslLintError, explain, lint, lint_error
 
 GOLDEN = Path(__file__).parent / "golden" / "explain"
 UPDATE = bool(os.environ.get("CLRDSL_UPDATE_GOLDEN"))
@@ -174,7 +174,7 @@ def test_strict_makes_lints_errors():
 
 def test_explain_handles_restarts_whose_later_cycles_start_beyond_any_step():
     # with mult=2 only ~60 cycles start below 2^62: the amplitude lint must stop there
-    from clrdsl.explain import explain
+    from clrdsl.tools.explain import explain
 
     text = ("((cosine_restarts(0.77019, min=0.37509, period=44, mult=2)) * scale((min(x, 50)) + "
             "((0.60003) ** (exp(abs(sin(x) - 0.5)))), on=iterations)) * (triangular(0.74646, 0.99751, step=25))")

@@ -10,7 +10,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
-from clrdsl.cli import MAX_EVAL_VALUES, MAX_FILE_BYTES, main
+from clrdsl.tools.cli import MAX_EVAL_VALUES, MAX_FILE_BYTES, main
 
 
 def run(*args, input=None):

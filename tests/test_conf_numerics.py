@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 import clrdsl
-from clrdsl import registry
-from clrdsl.scalar import scalar_function
+from clrdsl.contract import registry
+from clrdsl.evaluation.scalar import scalar_function
 
 # at least one expression per standard shape, scale and prelude definition
 EXPRESSIONS = {
@@ -51,7 +51,7 @@ FAR = [0, 1, 2, 10**4, 10**6, 2**31 + 1, 10**9 + 7, 2**53 - 1, 10**12 - 1, 10**1
 
 
 def test_every_standard_function_is_covered():
-    from clrdsl.check import prelude
+    from clrdsl.language.check import prelude
 
     stdlib = {name for name, e in registry.functions.entries().items() if e.value.startswith("clrdsl_stdlib")}
     assert stdlib, "the stdlib entry points are not installed"

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 import clrdsl
-from clrdsl.cli import main
+from clrdsl.tools.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 HYDRA_CONFIG = ROOT / "examples" / "hydra_app" / "conf" / "config.yaml"
@@ -130,14 +130,14 @@ def test_deep_nesting_and_alias_bombs_are_bounded(tmp_path):
 
 
 def test_a_huge_file_is_refused_before_parsing(tmp_path):
-    from clrdsl.config import MAX_BYTES
+    from clrdsl.tools.config import MAX_BYTES
 
     big = tmp_path / "big.yaml"
     big.write_text("lr: constant(0.1)\n" + "# padding\n" * (MAX_BYTES // 10 + 1))
     r = run("check", "-f", big, "--key", "lr")
     # refused by the bounded read, before any parsing: a file that cannot be read is exit 2
     assert r.exit_code == 2 and "larger than 4 MiB" in r.stderr
-    from clrdsl.config import read_config_entries  # the reader's own bound, for library callers
+    from clrdsl.tools.config import read_config_entries  # the reader's own bound, for library callers
 
     with pytest.raises(clrdsl.ClrdslError) as e:
         read_config_entries(str(big), "lr")

@@ -49,7 +49,7 @@ class _FakeRangeTest:
     """Only what expressions_for reads: a real RangeTestResult's expression method."""
 
     def __init__(self, base, top):
-        from clrdsl.range_test import RangeTestResult
+        from clrdsl.tools.range_test import RangeTestResult
 
         lr = np.geomspace(1e-4, 1, 50)
         self._r = RangeTestResult(lr=lr, loss=np.ones(50), smoothed_loss=np.ones(50), metric=None,
@@ -58,7 +58,7 @@ class _FakeRangeTest:
         self._bounds = (base, top)
 
     def expression(self, policy, half, **kw):
-        from clrdsl.suggest import Suggestion
+        from clrdsl.tools.suggest import Suggestion
 
         self._r.suggest = lambda rule=None, base_div=None: Suggestion(*self._bounds, "paper", 0, 1, "")
         return self._r.expression(policy, half, **kw)
@@ -164,7 +164,7 @@ def test_clrdsl_demo_quick(tmp_path):
     pytest.importorskip("tqdm")
     from click.testing import CliRunner
 
-    from clrdsl.cli import main
+    from clrdsl.tools.cli import main
 
     out = CliRunner().invoke(main, ["demo", "--quick", "--out", str(tmp_path), "--no-progress"])
     assert out.exit_code == 0, out.output
@@ -186,7 +186,7 @@ def test_clrdsl_range_test_on_the_demo_problem(tmp_path):
     pytest.importorskip("torch")
     from click.testing import CliRunner
 
-    from clrdsl.cli import main
+    from clrdsl.tools.cli import main
 
     out = CliRunner().invoke(main, ["range-test", "--steps", "40", "--policy", "exp_range", "--out", str(tmp_path)])
     assert out.exit_code == 0, out.output

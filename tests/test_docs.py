@@ -116,7 +116,7 @@ SH_LINES = [(p, n, cmd) for p in PAGES for n, lang, body, nr in blocks(p) if lan
 
 @pytest.mark.parametrize("page,line,cmd", SH_LINES, ids=[f"{p.name}:{n}:{c[:40]}" for p, n, c in SH_LINES])
 def test_clrdsl_command_lines_parse(page, line, cmd):
-    from clrdsl.cli import main
+    from clrdsl.tools.cli import main
 
     cmd = cmd.split("|")[-1].strip()
     args = shlex.split(cmd, comments=True)[1:]
@@ -152,7 +152,7 @@ def test_config_blocks_parse(page, line, lang, body):
 
 
 def _all_commands():
-    from clrdsl.cli import main
+    from clrdsl.tools.cli import main
 
     ctx = click.Context(main)
     return {name: main.get_command(ctx, name) for name in main.list_commands(ctx)}
@@ -197,7 +197,7 @@ def test_cli_md_reference_is_generated_from_the_commands():
 def test_readme_diagnostic_is_what_check_prints():
     from click.testing import CliRunner
 
-    from clrdsl.cli import main
+    from clrdsl.tools.cli import main
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     shown = next(body for _, lang, body, _ in blocks(ROOT / "README.md") if lang == "text" and "error[E103]" in body)
@@ -222,7 +222,7 @@ def test_demo_table_is_written_from_the_demo_results(page):
 def test_cli_md_exit_codes_are_the_real_ones(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from clrdsl.cli import main
+    from clrdsl.tools.cli import main
 
     text = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     assert "0: ok. 1: a bad expression" in text and "2: a usage error" in text

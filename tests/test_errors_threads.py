@@ -5,13 +5,13 @@ from __future__ import annotations
 import threading
 
 import pytest
+from test_plugin_isolation import make_dist
 
 import clrdsl
-from clrdsl import ClrdslError, ClrdslPluginError, registry
-from clrdsl.errors import Span
-from clrdsl.registry import BACKENDS, FUNCTIONS, Registry
-
-from test_plugin_isolation import make_dist
+from clrdsl import ClrdslError, ClrdslPluginError
+from clrdsl.contract import registry
+from clrdsl.contract.registry import BACKENDS, FUNCTIONS, Registry
+from clrdsl.diagnostics.errors import Span
 
 
 def test_an_error_cannot_be_changed_once_made():

@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 import clrdsl
-from clrdsl import registry
-from clrdsl.cli import main
-from clrdsl.explain import lint
-from clrdsl.parse import parse
-from clrdsl.registry import BACKENDS, FUNCTIONS, Registry
-from clrdsl.unparse import format_source
+from clrdsl.contract import registry
+from clrdsl.contract.registry import BACKENDS, FUNCTIONS, Registry
+from clrdsl.language.parse import parse
+from clrdsl.language.unparse import format_source
+from clrdsl.tools.cli import main
+from clrdsl.tools.explain import lint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -135,7 +135,7 @@ def test_plot_gives_each_key_its_own_panel_labelled_by_key(tmp_path):
     conf = tmp_path / "config.yaml"
     pytest.importorskip("yaml")
     conf.write_text("optim:\n  lr: onecycle(0.006, total=1000)\n  momentum: onecycle_momentum(total=1000)\n")
-    from clrdsl.plot import figure, series
+    from clrdsl.tools.plot import figure, series
 
     checked = [clrdsl.check("onecycle(0.006, total=1000)"), clrdsl.check("onecycle_momentum(total=1000)")]
     fig = figure([series(c, 1000, label=k, group=k) for c, k in zip(checked, ("optim.lr", "optim.momentum"))])
@@ -165,7 +165,7 @@ class _Tty(io.StringIO):
 
 def test_progress_is_a_bar_on_a_terminal_and_lines_elsewhere():
     pytest.importorskip("tqdm")
-    from clrdsl.progress import LineProgress, progress_bar
+    from clrdsl.tools.progress import LineProgress, progress_bar
 
     log = io.StringIO()
     bar = progress_bar(5, "range test", "step", stream=log)

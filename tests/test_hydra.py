@@ -187,8 +187,8 @@ def test_resolver_inside_hydra_instantiate_fails_at_resolution():
 
 
 def test_new_modules_import_no_framework():
-    code = ("import sys, clrdsl, clrdsl.integrations.hf, clrdsl.integrations.timm, clrdsl.config, "
-            "clrdsl.display, clrdsl.vocabulary, clrdsl.precommit; "
+    code = ("import sys, clrdsl, clrdsl.integrations.hf, clrdsl.integrations.timm, clrdsl.tools.config, "
+            "clrdsl.tools.display, clrdsl.vocabulary, clrdsl.tools.precommit; "
             "print(sorted(m for m in ('omegaconf', 'hydra', 'torch', 'jax', 'tensorflow', 'keras', 'transformers', "
             "'lightning', 'timm', 'accelerate', 'matplotlib', 'IPython', 'yaml') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import clrdsl
-from clrdsl import _import_hooks
+from clrdsl.contract import _import_hooks
 
 keras = pytest.importorskip("keras")
 tf = pytest.importorskip("tensorflow")
@@ -127,7 +127,7 @@ def test_callback_warns_when_batches_are_grouped():
 
 
 def test_ops_contract():
-    from clrdsl.ops import missing_ops
+    from clrdsl.contract.ops import missing_ops
 
     assert missing_ops(KerasOps) == []
 

@@ -20,8 +20,8 @@ import pytest
 
 import clrdsl
 from clrdsl import ClrdslError, ClrdslLimitError
-from clrdsl.parse import MAX_DEPTH, MAX_LENGTH
-from clrdsl.unparse import from_json, to_json, unparse
+from clrdsl.language.parse import MAX_DEPTH, MAX_LENGTH
+from clrdsl.language.unparse import from_json, to_json, unparse
 
 # Hang detectors, not speed claims (these machines are shared; wall-clock bounds fail
 # under load): a limit error is found by a linear scan of the text or of lark's tree,
@@ -157,7 +157,7 @@ def test_a_flat_chain_of_a_thousand_items_is_not_nested(op):
         checked = clrdsl.check(text)
         fn = clrdsl.compile(checked)
         steps = [0, 3, 6999, 7000, 10**9]
-        from clrdsl.scalar import scalar_function
+        from clrdsl.evaluation.scalar import scalar_function
 
         f = scalar_function(checked)
         return fn(steps), [f(t) for t in steps]

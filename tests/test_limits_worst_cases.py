@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 
 import clrdsl
-from clrdsl.unparse import unparse
 from clrdsl import ClrdslLimitError, ClrdslSyntaxError
-from clrdsl.parse import MAX_ARGS, MAX_DEPTH, MAX_LENGTH
+from clrdsl.language.parse import MAX_ARGS, MAX_DEPTH, MAX_LENGTH
+from clrdsl.language.unparse import unparse
 
 
 def _refused(text: str, cls=ClrdslLimitError):

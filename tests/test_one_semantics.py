@@ -8,8 +8,8 @@ and far steps:
   call, an array, the in-process object, its emitted module (executed from its text),
   after a jump (steps in any order) or a resume (``state_dict`` into a fresh scheduler);
 - float64 backends (NumPy's ufuncs against the C library's ``math``) agree within
-  :data:`clrdsl.numerics.FLOAT64_BOUND` of the peak; float32 backends (Keras, JAX without
-  x64) within :data:`clrdsl.numerics.FLOAT32_BOUND` of it.
+  :data:`clrdsl.evaluation.numerics.FLOAT64_BOUND` of the peak; float32 backends (Keras, JAX without
+  x64) within :data:`clrdsl.evaluation.numerics.FLOAT32_BOUND` of it.
 
 ``CLRDSL_PROPERTY_EXAMPLES`` scales the number of schedules (2,000 by default for the
 float64 backends; a tenth of it for the in-graph ones, whose eager ops cost milliseconds
@@ -26,13 +26,13 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import BINDINGS, schedule_exprs
 
 import clrdsl
-from clrdsl import registry
-from clrdsl.explain import boundaries
-from clrdsl.numerics import FLOAT32_BOUND, FLOAT32_INLINE_BOUND, FLOAT64_BOUND, INLINE_STEPS
-from clrdsl.scalar import scalar_function
-from strategies import BINDINGS, schedule_exprs
+from clrdsl.contract import registry
+from clrdsl.evaluation.numerics import FLOAT32_BOUND, FLOAT32_INLINE_BOUND, FLOAT64_BOUND, INLINE_STEPS
+from clrdsl.evaluation.scalar import scalar_function
+from clrdsl.tools.explain import boundaries
 
 N = int(os.environ.get("CLRDSL_PROPERTY_EXAMPLES", "2000"))
 FAR = (10**6, 10**9 + 7, 10**12, 2**53 + 11)
@@ -63,7 +63,7 @@ def peak(values: np.ndarray) -> float:
 
 
 def float32_steps_and_bound(expr: str, t: np.ndarray) -> tuple[np.ndarray, float]:
-    """The steps and bound a float32 backend is held to (clrdsl.numerics): an inline
+    """The steps and bound a float32 backend is held to (clrdsl.evaluation.numerics): an inline
     formula of the clock is compared below INLINE_STEPS, within its own bound."""
     if "scale(" in expr:
         return t[t < INLINE_STEPS], FLOAT32_INLINE_BOUND

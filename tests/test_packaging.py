@@ -149,7 +149,7 @@ def test_nothing_in_clrdsl_imports_the_demo():
     code = textwrap.dedent("""
         import sys
         from click.testing import CliRunner
-        from clrdsl.cli import main
+        from clrdsl.tools.cli import main
         r = CliRunner().invoke(main, ["check", "onecycle(0.1, total=100)"])
         print(r.exit_code, "clrdsl_demo" in sys.modules)
         r = CliRunner().invoke(main, ["--help"])
@@ -198,7 +198,7 @@ def test_without_jax_the_others_work_and_jax_gives_the_extra(tmp_path):
     site = _site_without(tmp_path, ["jax", "jaxlib", "optax"])
     code = textwrap.dedent("""
         import importlib.util, json, clrdsl
-        from clrdsl import registry
+        from clrdsl.contract import registry
         assert importlib.util.find_spec("jax") is None
         result = {"numpy": clrdsl.compile("onecycle(1, total=10)")(3)}
         try:

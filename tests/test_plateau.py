@@ -15,11 +15,11 @@ import pytest
 from click.testing import CliRunner
 
 import clrdsl
-from clrdsl import model as M
-from clrdsl.cli import main
-from clrdsl.errors import ClrdslError
-from clrdsl.numerics import FLOAT64_BOUND
-from clrdsl.plateau import State, Tracker, initial, read_metrics, replay
+from clrdsl.diagnostics.errors import ClrdslError
+from clrdsl.evaluation.numerics import FLOAT64_BOUND
+from clrdsl.evaluation.plateau import State, Tracker, initial, read_metrics, replay
+from clrdsl.semantics import model as M
+from clrdsl.tools.cli import main
 
 torch = pytest.importorskip("torch")
 
@@ -224,7 +224,7 @@ def test_a_floor_and_a_ceiling_of_schedules():
 
 
 def test_explain_states_the_rule_and_the_reductions_of_a_run():
-    from clrdsl.explain import explain
+    from clrdsl.tools.explain import explain
 
     text = "linear(0, 0.1, over=10) >> constant(0.1) * exp(gamma=0.5, on=plateau(patience=1, cooldown=2))"
     ex = explain(text)
@@ -237,7 +237,7 @@ def test_explain_states_the_rule_and_the_reductions_of_a_run():
 
 
 def test_w007_flags_a_plateau_phase_too_short_for_its_patience():
-    from clrdsl.explain import lint
+    from clrdsl.tools.explain import lint
 
     short = "constant(0.1) * exp(gamma=0.5, on=plateau(patience=10)) >> 0.01"
     w = lint(f"take({short.split(' >> ')[0]}, over=5ep) >> 0.01", steps_per_epoch=100)

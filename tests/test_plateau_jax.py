@@ -2,7 +2,7 @@
 
 Held against the real ``optax.contrib.reduce_on_plateau`` (its state report for report,
 exactly; its step within the float32 bound), against the host tracker of
-``clrdsl.plateau`` (one rule, in float64 under x64: exactly), and against itself
+``clrdsl.evaluation.plateau`` (one rule, in float64 under x64: exactly), and against itself
 (resuming from a saved state is bit-exact).
 """
 
@@ -21,9 +21,9 @@ pytest.importorskip("clrdsl_jax")
 import jax.numpy as jnp  # noqa: E402
 
 import clrdsl  # noqa: E402
-from clrdsl.errors import ClrdslError  # noqa: E402
-from clrdsl.numerics import FLOAT32_BOUND  # noqa: E402
-from clrdsl.plateau import Tracker  # noqa: E402
+from clrdsl.diagnostics.errors import ClrdslError  # noqa: E402
+from clrdsl.evaluation.numerics import FLOAT32_BOUND  # noqa: E402
+from clrdsl.evaluation.plateau import Tracker  # noqa: E402
 from clrdsl_jax import JaxPlateauSchedule, JaxSchedule, ScaleByPlateauState  # noqa: E402
 
 
@@ -113,7 +113,7 @@ def test_pickles_as_its_expression():
 
 
 def test_backend_values_read_every_clock_at_zero():
-    from clrdsl.registry import get_backend
+    from clrdsl.contract.registry import get_backend
 
     expr = "linear(0.01, 0.1, over=10) >> constant(0.1) * exp(gamma=0.5, on=plateau(patience=3))"
     checked = clrdsl.check(expr)

@@ -26,7 +26,7 @@ if WORKER:
 import numpy as np  # noqa: E402
 
 import clrdsl  # noqa: E402
-from clrdsl.numerics import FLOAT32_BOUND  # noqa: E402
+from clrdsl.evaluation.numerics import FLOAT32_BOUND  # noqa: E402
 
 if WORKER:
     import keras  # noqa: E402

@@ -4,7 +4,7 @@ A tiny model logs a validation metric from a fixed per-epoch trace with plateaus
 same module is fitted once with the clrdsl scheduler and once with torch's
 ``ReduceLROnPlateau`` under Lightning's ``monitor``; the rate the optimizer holds at each
 training step must change at the same steps (exactly) and agree within
-:data:`clrdsl.numerics.FLOAT64_BOUND` of the peak. Resuming from a Lightning checkpoint
+:data:`clrdsl.evaluation.numerics.FLOAT64_BOUND` of the peak. Resuming from a Lightning checkpoint
 continues bit for bit.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 import clrdsl
-from clrdsl.numerics import FLOAT64_BOUND
+from clrdsl.evaluation.numerics import FLOAT64_BOUND
 
 torch = pytest.importorskip("torch")
 pl = pytest.importorskip("lightning.pytorch")
@@ -142,7 +142,7 @@ def test_lightning_cli_scheduler_refuses_a_plateau_clock_it_could_not_feed():
     never move, so it is refused with the way that works."""
     import torch
 
-    from clrdsl.errors import ClrdslError
+    from clrdsl.diagnostics.errors import ClrdslError
     from clrdsl.integrations.lightning import LightningScheduler
 
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)

@@ -4,7 +4,7 @@ state, and the errors.
 
 Bounds: torch computes the rate iteratively (``lr * factor`` at each reduction), the
 scheduler in closed form (``lr0 * gamma ** k``), so rates are compared within
-:data:`clrdsl.numerics.FLOAT64_BOUND` of the peak (two float paths); the reductions (the
+:data:`clrdsl.evaluation.numerics.FLOAT64_BOUND` of the peak (two float paths); the reductions (the
 count of each clock against the number of times torch's rate changed) are compared
 exactly. Runs of the scheduler against itself (resume) are compared bit for bit.
 """
@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 import clrdsl
-from clrdsl.emit import load
-from clrdsl.errors import ClrdslError
-from clrdsl.numerics import FLOAT64_BOUND
+from clrdsl.diagnostics.errors import ClrdslError
+from clrdsl.evaluation.emit import load
+from clrdsl.evaluation.numerics import FLOAT64_BOUND
 
 torch = pytest.importorskip("torch")
 

@@ -138,7 +138,7 @@ _PLUGINS = """
     import sys
     for name in ("torch", "tensorflow", "keras", "jax"):
         sys.modules[name] = None
-    from clrdsl.cli import main
+    from clrdsl.tools.cli import main
     main(sys.argv[1:])
 """
 

@@ -22,9 +22,10 @@ import pytest
 from click.testing import CliRunner
 
 import clrdsl
-from clrdsl import ClrdslError, ClrdslPluginError, registry
-from clrdsl.cli import main
-from clrdsl.registry import BACKENDS, BUNDLES, FUNCTIONS, Registry
+from clrdsl import ClrdslError, ClrdslPluginError
+from clrdsl.contract import registry
+from clrdsl.contract.registry import BACKENDS, BUNDLES, FUNCTIONS, Registry
+from clrdsl.tools.cli import main
 
 GOOD_BACKEND = """
 class Backend:
@@ -37,7 +38,7 @@ backend = Backend()
 """
 
 SHAPE = """
-from clrdsl.functions import Param, Shape, ParamError
+from clrdsl.contract.functions import Param, Shape, ParamError
 
 def value(ops, t, a):
     return ops.float(t) * 0.0 + a
@@ -120,7 +121,7 @@ def test_sys_exit_plugin_in_a_real_process(tmp_path):
     make_dist(root, "exiting-plugin", "0.4.1", "thrown_exit", "import sys\nsys.exit(3)\n",
               {FUNCTIONS: {"exitfn": "thrown_exit:fn"}, BACKENDS: {"exiter": "thrown_exit:backend"}})
     env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    run = lambda *a: subprocess.run([sys.executable, "-c", "from clrdsl.cli import main; main()", *a],  # noqa: E731
+    run = lambda *a: subprocess.run([sys.executable, "-c", "from clrdsl.tools.cli import main; main()", *a],  # noqa: E731
                                     capture_output=True, text=True, env=env, timeout=120)
     ok = run("check", "triangular(0.001, 0.006, step=2000)")
     assert ok.returncode == 0 and ok.stdout.strip() == "triangular(0.001, 0.006, step=2000)"
@@ -256,7 +257,7 @@ def test_function_plugin_of_the_wrong_type_is_a_contract_error(site):
               {FUNCTIONS: {"wrong": "thrown_wrong:shape"}})
     with pytest.raises(ClrdslPluginError) as info:
         clrdsl.check("wrong(1)")
-    assert info.value.code == "E505" and "a int, not a clrdsl.functions.Shape" in info.value.render()
+    assert info.value.code == "E505" and "a int, not a clrdsl.contract.functions.Shape" in info.value.render()
     assert "wrongtype 3.1" in info.value.render()
 
 
@@ -272,7 +273,7 @@ def test_a_hook_that_is_not_callable_is_a_contract_error(site):
 # -- bundles: many functions, one entry point (clrdsl.function_bundles) ------------------------
 
 BUNDLE_IMPL = """
-from clrdsl.functions import Param, Shape
+from clrdsl.contract.functions import Param, Shape
 
 def _level(ops, t, a):
     return ops.float(t) * 0.0 + a

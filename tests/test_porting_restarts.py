@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 
 import clrdsl
-from clrdsl.errors import ClrdslValueError
-from clrdsl.emit import probe
-from clrdsl.scalar import PYTHON, scalar_function
+from clrdsl.diagnostics.errors import ClrdslValueError
+from clrdsl.evaluation.emit import probe
+from clrdsl.evaluation.scalar import PYTHON, scalar_function
 
 
 def _cycle_starts(period: Fraction, mult: Fraction, limit: int) -> list[int]:
@@ -112,6 +112,7 @@ def _cycle_index(expr, steps):
            "python": np.array([cycle(PYTHON)[1](int(t)) for t in steps])}
     try:
         import tensorflow as tf
+
         from clrdsl_keras.emit import TARGET as KERAS
 
         mod, f = cycle(KERAS)
@@ -120,6 +121,7 @@ def _cycle_index(expr, steps):
         pass
     try:
         import jax.numpy as jnp
+
         from clrdsl_jax.emit import TARGET as JAX
 
         fit = steps[steps < 2**31 - 1]

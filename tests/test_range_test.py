@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import clrdsl
-from clrdsl.errors import ClrdslError, ClrdslValueError
-from clrdsl.suggest import suggest
+from clrdsl.diagnostics.errors import ClrdslError, ClrdslValueError
+from clrdsl.tools.suggest import suggest
 
 # -- suggestion rules on curves whose answer is known -------------------------------------
 
@@ -248,7 +248,7 @@ def result():
 def test_expressions_pass_clrdsl_check(result):
     from click.testing import CliRunner
 
-    from clrdsl.cli import main
+    from clrdsl.tools.cli import main
 
     spe = result.steps_per_epoch
     assert spe == 16

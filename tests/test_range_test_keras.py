@@ -11,7 +11,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 keras = pytest.importorskip("keras")
 
 import clrdsl  # noqa: E402
-from clrdsl.errors import ClrdslValueError  # noqa: E402
+from clrdsl.diagnostics.errors import ClrdslValueError  # noqa: E402
 
 
 def _data(n=512, seed=0):

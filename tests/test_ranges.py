@@ -1,6 +1,6 @@
 """Non-finite values: an accepted schedule is finite at every step.
 
-The range analysis (clrdsl.ranges) refuses at check time, with a span, what could divide
+The range analysis (clrdsl.language.ranges) refuses at check time, with a span, what could divide
 by zero, leave a function's domain or overflow; shape formulas compute finite results
 finitely; the torch scheduler never writes a non-finite value. The fuzz test feeds
 thousands of random accepted schedules (with divisions, differences and scales) to
@@ -18,9 +18,9 @@ from click.testing import CliRunner
 
 import clrdsl
 from clrdsl import ClrdslError, ClrdslValueError
-from clrdsl.cli import main
-from clrdsl.scalar import scalar_function
-from clrdsl.ranges import RangeAnalysis
+from clrdsl.evaluation.scalar import scalar_function
+from clrdsl.language.ranges import RangeAnalysis
+from clrdsl.tools.cli import main
 
 REFUSED = {
     "1 / linear(0, 1, over=10)": "1 / linear(0, 1, over=10)",

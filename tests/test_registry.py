@@ -1,6 +1,6 @@
 """Plugin discovery with fake entry points: broken, missing and conflicting plugins.
 
-Each test builds fresh :class:`clrdsl.registry.Registry` objects over entry points it
+Each test builds fresh :class:`clrdsl.contract.registry.Registry` objects over entry points it
 constructs (pointing at small modules written to a temporary directory), so nothing
 installed is touched. A broken plugin must never break the others.
 """
@@ -16,9 +16,10 @@ import pytest
 from click.testing import CliRunner
 
 import clrdsl
-from clrdsl import ClrdslPluginError, registry
-from clrdsl.cli import main
-from clrdsl.registry import BACKENDS, BUNDLES, FUNCTIONS, Registry
+from clrdsl import ClrdslPluginError
+from clrdsl.contract import registry
+from clrdsl.contract.registry import BACKENDS, BUNDLES, FUNCTIONS, Registry
+from clrdsl.tools.cli import main
 
 _real_entry_points = registry.entry_points
 
@@ -66,7 +67,7 @@ MODULES = {
         backend = Backend()
     """,
     "fakeplug_fn": """
-        from clrdsl.functions import Param, ScaleFn
+        from clrdsl.contract.functions import Param, ScaleFn
 
         def _half(ops, x, k):
             return ops.power(0.5, ops.float(x) * k)
@@ -342,7 +343,7 @@ def test_the_bundle_maps_every_shape_and_scale_of_the_standard_library():
     import pkgutil
 
     import clrdsl_stdlib
-    from clrdsl.functions import ScaleFn, Shape
+    from clrdsl.contract.functions import ScaleFn, Shape
 
     defined = {}
     for info in pkgutil.iter_modules(clrdsl_stdlib.__path__):
@@ -377,7 +378,7 @@ def test_listing_the_functions_imports_only_the_bundles_mapping(tmp_path):
 
     code = ("import sys, clrdsl\n"
             "assert not [m for m in sys.modules if m.startswith('clrdsl_stdlib')], 'import clrdsl imported it'\n"
-            "from clrdsl import registry\n"
+            "from clrdsl.contract import registry\n"
             "names = registry.functions.names()\n"
             "try:\n"
             "    clrdsl.check('triangulr(0.1, 0.2, step=3)')\n"

@@ -9,12 +9,12 @@ import math
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from strategies import MISSION, SEED_EXPRS, number_texts, programs, schedule_exprs, syntax_trees
 
 import clrdsl
-from clrdsl import syntax as S
-from clrdsl.unparse import from_json, to_json, unparse
+from clrdsl.language import syntax as S
+from clrdsl.language.unparse import from_json, to_json, unparse
 
-from strategies import MISSION, SEED_EXPRS, number_texts, programs, schedule_exprs, syntax_trees
 
 def _body(text: str):
     return clrdsl.parse(text).body

@@ -4,7 +4,7 @@
 - A finite schedule holds its value past its end; nothing raises for stepping too far.
 - Units resolve to updates: ``ep`` with ``steps_per_epoch``, ``%`` with ``total_steps``.
 - ``schedule * scale`` is ``base + (value - base) * scale(x)``.
-- The Python-float evaluation (``clrdsl.scalar``, what the torch backend steps with)
+- The Python-float evaluation (``clrdsl.evaluation.scalar``, what the torch backend steps with)
   equals the NumPy array evaluation for random expressions and steps.
 """
 
@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import clrdsl
-from clrdsl.scalar import scalar_function
+from clrdsl.evaluation.scalar import scalar_function
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -258,7 +258,7 @@ def test_modulation_is_base_plus_scaled_amplitude(shape, g, on, steps):
     if on == "iterations":
         x = t.astype(float)
     else:
-        from clrdsl.emit import probe
+        from clrdsl.evaluation.emit import probe
         from clrdsl_numpy.emit import TARGET
 
         cycle = probe(checked.root, TARGET, (("cycle", checked.root, "probe_cycle"),)).probe_cycle

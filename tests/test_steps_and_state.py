@@ -10,7 +10,7 @@ import pytest
 
 import clrdsl
 from clrdsl import ClrdslError, ClrdslTypeError, ClrdslValueError
-from clrdsl.steps import INT32_LIMIT, StepError, check_host
+from clrdsl.evaluation.steps import INT32_LIMIT, StepError, check_host
 
 EXPR = "triangular(0.001, 0.006, step=2000)"
 TOO_BIG = [2**63, np.uint64(2**63 + 3000), 1e19, [0, 1, 2**70], np.array([5, 2**63 + 1], dtype=np.uint64),
@@ -172,8 +172,8 @@ def _spike(ops, t):
 def test_torch_never_writes_a_non_finite_value():
     """A plugin shape whose declared range lies (inf at step 5 only): the checker samples
     and trusts the declaration, the scheduler still refuses to write inf."""
-    from clrdsl import registry
-    from clrdsl.functions import Shape
+    from clrdsl.contract import registry
+    from clrdsl.contract.functions import Shape
 
     registry.functions.register("spike", Shape("spike", (), _spike, range=lambda a: (0.1, 0.1)))
     try:

@@ -120,8 +120,8 @@ def resume_main(ckpt_dir, out_path):
 
 
 def test_cases_cover_the_standard_library():
-    from clrdsl import registry
-    from clrdsl.check import prelude
+    from clrdsl.contract import registry
+    from clrdsl.language.check import prelude
 
     stdlib = {n for n, e in registry.functions.entries().items() if e.value.startswith("clrdsl_stdlib.")}
     names = stdlib | set(prelude())

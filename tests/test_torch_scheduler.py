@@ -2,7 +2,7 @@
 
 Values are read back from the optimizer's param groups (what the optimizer really
 uses) and compared exactly with the generated Python-float code the scheduler runs
-(:mod:`clrdsl.scalar`), within the documented float64 bound with the NumPy backend, or
+(:mod:`clrdsl.evaluation.scalar`), within the documented float64 bound with the NumPy backend, or
 with torch's own schedulers run in the same test.
 """
 
@@ -18,15 +18,13 @@ import numpy as np
 import pytest
 
 import clrdsl
-from clrdsl.scalar import scalar_function
+from clrdsl.evaluation.scalar import scalar_function
 
 torch = pytest.importorskip("torch")
 from torch.optim import lr_scheduler as L  # noqa: E402
 
+from clrdsl.evaluation.numerics import FLOAT64_BOUND  # noqa: E402
 from clrdsl_torch import ClrdslScheduler, lightning_config  # noqa: E402
-
-
-from clrdsl.numerics import FLOAT64_BOUND  # noqa: E402
 
 
 def params(n=1, dtype=torch.float64):

@@ -1,13 +1,13 @@
 """Reference values for tests of backends that step with Python floats (torch, the Keras
-callback): the generated code they run (:mod:`clrdsl.scalar`), so comparisons are exact.
-Comparisons with NumPy's ufuncs use :data:`clrdsl.numerics.FLOAT64_BOUND` instead."""
+callback): the generated code they run (:mod:`clrdsl.evaluation.scalar`), so comparisons are exact.
+Comparisons with NumPy's ufuncs use :data:`clrdsl.evaluation.numerics.FLOAT64_BOUND` instead."""
 
 from __future__ import annotations
 
 import numpy as np
 
 import clrdsl
-from clrdsl.scalar import scalar_function
+from clrdsl.evaluation.scalar import scalar_function
 
 
 def python_values(expr, steps, **bindings) -> np.ndarray:

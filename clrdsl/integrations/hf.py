@@ -32,8 +32,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..api import compile as _compile
-from ..errors import ClrdslTypeError, ClrdslValueError, suggestion_hint
+from clrdsl.api import compile as _compile
+from clrdsl.diagnostics.errors import ClrdslTypeError, ClrdslValueError, suggestion_hint
 
 KEY = "clrdsl"
 _OPTIONS = (KEY, "relative")

@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..api import compile as _compile
+from clrdsl.api import compile as _compile
 
 
 def torch_scheduler(optimizer: Any, expr: Any, *, steps_per_epoch: int | None = None,

@@ -37,10 +37,9 @@ import weakref
 from collections.abc import Mapping
 from typing import Any, Optional
 
+from clrdsl.api import check as _check
+from clrdsl.diagnostics.errors import ClrdslError
 from clrdsl_torch.scheduler import ClrdslScheduler
-
-from ..api import check as _check
-from ..errors import ClrdslError
 
 _MISSING_BINDING = "E306"  # a unit whose binding was not given
 
@@ -77,7 +76,7 @@ class LightningScheduler(ClrdslScheduler):
         ClrdslScheduler.__init__(self, self.optimizer, _checked(self._spec, bindings, "lr_scheduler.schedule"),
                                  relative=self._relative)
         if self._plateau:  # LightningCLI passes a monitored metric only to its own ReduceLROnPlateau
-            from ..errors import ClrdslTypeError
+            from clrdsl.diagnostics.errors import ClrdslTypeError
 
             raise ClrdslTypeError(
                 "LightningCLI's `lr_scheduler` cannot pass a monitored metric, so this plateau clock would "

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..api import check
+from clrdsl.api import check
 
 RESOLVER = "clrdsl"
 BINDINGS = ("steps_per_epoch", "total_steps")

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..api import compile as _compile
+from clrdsl.api import compile as _compile
 
 __all__ = ["TimmScheduler"]
 

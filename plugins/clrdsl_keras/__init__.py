@@ -17,9 +17,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from clrdsl.backend import Backend, Emits, Evaluates, RangeTests, model_roots
-from clrdsl.emit import emit_module
-from clrdsl.errors import ClrdslTypeError
+from clrdsl.contract.backend import Backend, Emits, Evaluates, RangeTests, model_roots
+from clrdsl.diagnostics.errors import ClrdslTypeError
+from clrdsl.evaluation.emit import emit_module
 
 __all__ = ["Schedule", "ScheduleCallback", "PlateauCallback", "KerasOps", "Step", "custom_objects",
            "backend"]

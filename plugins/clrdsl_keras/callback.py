@@ -4,7 +4,7 @@ The counterpart of the CLR Keras callback (bckenstler/CLR ``CyclicLR``) for any
 clrdsl expression: it keeps its own clock of batches, sets the optimizer's rate
 before each batch, records a ``history`` of what each batch used, and ``reset()``
 starts a new cycle. Values are computed on the host, in float64, by the one
-evaluator (the generated Python-float code of :mod:`clrdsl.scalar`), then stored
+evaluator (the generated Python-float code of :mod:`clrdsl.evaluation.scalar`), then stored
 in the optimizer's float variable.
 """
 
@@ -17,10 +17,10 @@ import keras
 import numpy as np
 
 from clrdsl.api import check
-from clrdsl.emit import refuse_plateau
-from clrdsl.errors import ClrdslValueError
-from clrdsl.scalar import scalar_function
-from clrdsl.model import CheckedSchedule
+from clrdsl.diagnostics.errors import ClrdslValueError
+from clrdsl.evaluation.emit import refuse_plateau
+from clrdsl.evaluation.scalar import scalar_function
+from clrdsl.semantics.model import CheckedSchedule
 
 # where each optimizer family keeps its momentum: SGD, RMSprop -> momentum; Adam family -> beta_1
 MOMENTUM_ATTRS = ("momentum", "beta_1")
@@ -323,5 +323,5 @@ def _scalar(v: Any):
 
 
 # Importing this module can be what first imports Keras; clrdsl's import hook then leaves the
-# registration of Schedule to this package (see clrdsl/_import_hooks.py): it happens here.
+# registration of Schedule to this package (see clrdsl/contract/_import_hooks.py): it happens here.
 from . import schedule as _registers_schedule  # noqa: E402,F401

@@ -9,7 +9,7 @@ are exact at any step) and defines ``schedule(step)`` and ``Schedule``: a
 
 from __future__ import annotations
 
-from clrdsl.emit import Target, emit_module
+from clrdsl.evaluation.emit import Target, emit_module
 
 from .ops import KerasOps, finish, to_step
 

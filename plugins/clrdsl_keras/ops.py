@@ -36,7 +36,7 @@ import keras
 import numpy as np
 from keras import ops as K
 
-from clrdsl.ops import where_chain
+from clrdsl.contract.ops import where_chain
 
 _NUM = (bool, int, float, np.number)  # Python and NumPy scalars
 _HOST = (np.ndarray, np.generic)  # host values: NumPy arrays and scalars
@@ -598,5 +598,5 @@ def finish(out, t: Step):
 
 
 # Importing this module can be what first imports Keras; clrdsl's import hook then leaves the
-# registration of Schedule to this package (see clrdsl/_import_hooks.py): it happens here.
+# registration of Schedule to this package (see clrdsl/contract/_import_hooks.py): it happens here.
 from . import schedule as _registers_schedule  # noqa: E402,F401

@@ -1,4 +1,4 @@
-"""The Keras session of the LR range test (see :mod:`clrdsl.range_test`).
+"""The Keras session of the LR range test (see :mod:`clrdsl.tools.range_test`).
 
 ``clrdsl.range_test(model, data=(x, y), batch_size=32, ...)`` lands here for a
 compiled ``keras.Model``: its optimizer and loss are the ones the test uses. ``data``
@@ -30,8 +30,8 @@ from typing import Any
 import keras
 import numpy as np
 
-from clrdsl.errors import ClrdslValueError
-from clrdsl.range_test import endless
+from clrdsl.diagnostics.errors import ClrdslValueError
+from clrdsl.tools.range_test import endless
 
 
 class KerasSession:
@@ -142,5 +142,5 @@ class KerasSession:
 
 
 # Importing this module can be what first imports Keras; clrdsl's import hook then leaves the
-# registration of Schedule to this package (see clrdsl/_import_hooks.py): it happens here.
+# registration of Schedule to this package (see clrdsl/contract/_import_hooks.py): it happens here.
 from . import schedule as _registers_schedule  # noqa: E402,F401

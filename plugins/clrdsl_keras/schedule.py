@@ -8,14 +8,13 @@ from typing import Any
 import keras
 import numpy as np
 
-from clrdsl.backend import Compiled
 from clrdsl.api import check
-from clrdsl.emit import load
-from clrdsl.errors import ClrdslTypeError, ClrdslValueError
-from clrdsl.model import CheckedSchedule, plateau_clocks
-from clrdsl.plateau import Tracker
-
-from clrdsl.steps import check_step, config_parts
+from clrdsl.contract.backend import Compiled
+from clrdsl.diagnostics.errors import ClrdslTypeError, ClrdslValueError
+from clrdsl.evaluation.emit import load
+from clrdsl.evaluation.plateau import Tracker
+from clrdsl.evaluation.steps import check_step, config_parts
+from clrdsl.semantics.model import CheckedSchedule, plateau_clocks
 
 from .ops import int_dtype
 
@@ -162,7 +161,7 @@ class Schedule(Compiled, keras.optimizers.schedules.LearningRateSchedule):
         """The values at host steps of a run with these ``(step, metric)`` reports (a report
         at step s applies from s on), as the NumPy backend's ``s(steps, metrics=...)``."""
         self._need_plateau("take reported metrics")
-        from clrdsl.plateau import counts_at, replay
+        from clrdsl.evaluation.plateau import counts_at, replay
 
         steps = np.asarray(keras.ops.convert_to_numpy(step) if keras.ops.is_tensor(step) else step)
         at, rows = replay(self.checked.root, metrics, self._host_value)
@@ -214,7 +213,7 @@ class Schedule(Compiled, keras.optimizers.schedules.LearningRateSchedule):
                 expected="`plateau` only with an expression that has a plateau clock",
                 found=f"`plateau` with {self.checked.expr!r}",
             )
-        from clrdsl.plateau import State
+        from clrdsl.evaluation.plateau import State
 
         try:
             if not isinstance(states, (list, tuple)):

@@ -3,7 +3,7 @@
 ``clrdsl.compile(expr)`` (numpy is the default backend) returns a
 :class:`NumpySchedule`: ``s(1000)`` gives a float, ``s(np.arange(10**6))`` a float64
 array. Values are computed in closed form from the step, by the code
-``clrdsl compile --backend numpy`` writes (:func:`clrdsl.emit.load`). A single step is
+``clrdsl compile --backend numpy`` writes (:func:`clrdsl.evaluation.emit.load`). A single step is
 evaluated as an array of one step, through the same ufunc loops, so ``s(t)`` and
 ``s(steps)[i]`` are bit-identical.
 """
@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from clrdsl.backend import Backend, Compiled, Emits, Evaluates
-from clrdsl.emit import emit_module, load
-from clrdsl.errors import ClrdslTypeError
-from clrdsl.model import plateau_clocks
-from clrdsl.plateau import counts_at, replay
-from clrdsl.steps import check_host
+from clrdsl.contract.backend import Backend, Compiled, Emits, Evaluates
+from clrdsl.diagnostics.errors import ClrdslTypeError
+from clrdsl.evaluation.emit import emit_module, load
+from clrdsl.evaluation.plateau import counts_at, replay
+from clrdsl.evaluation.steps import check_host
+from clrdsl.semantics.model import plateau_clocks
 
 
 def _gather_phases(t, starts, phases, *k):
@@ -125,7 +125,7 @@ class NumpySchedule(Compiled):
         return evaluate(lambda flat: self._value(flat, counts_at(report_steps, rows, flat)), t)
 
     def replay(self, metrics):
-        """``(report_steps, counts)`` of :func:`clrdsl.plateau.replay` for this schedule."""
+        """``(report_steps, counts)`` of :func:`clrdsl.evaluation.plateau.replay` for this schedule."""
         return replay(self.checked.root, metrics, self._scalar)
 
     def _scalar(self, t, counts):

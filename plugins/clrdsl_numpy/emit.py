@@ -7,7 +7,7 @@ very code in-process.
 
 from __future__ import annotations
 
-from clrdsl.emit import Target, emit_module
+from clrdsl.evaluation.emit import Target, emit_module
 
 from . import NumpyOps, evaluate
 

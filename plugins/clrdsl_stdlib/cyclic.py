@@ -1,6 +1,6 @@
 """The CLR triangle (Smith, arXiv 1506.01186), the shape under every CLR policy."""
 
-from clrdsl.functions import Param, Shape
+from clrdsl.contract.functions import Param, Shape
 
 
 def triangular_value(ops, t, base, max, step, step_down):

@@ -13,7 +13,7 @@ position inside the cycle is a float.
 import math
 from fractions import Fraction
 
-from clrdsl.functions import Param, ParamError, Shape
+from clrdsl.contract.functions import Param, ParamError, Shape
 
 HORIZON = 2**63  # no backend counts a step at or beyond this
 MAX_RESTARTS = 4096  # restart steps kept below HORIZON (mult >= 1.01 needs fewer at any period)

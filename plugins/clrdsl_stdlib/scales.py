@@ -2,7 +2,7 @@
 
 import math
 
-from clrdsl.functions import Param, ParamError, ScaleFn
+from clrdsl.contract.functions import Param, ParamError, ScaleFn
 
 
 def exp_scale_value(ops, x, gamma, cap):

@@ -2,7 +2,7 @@
 
 import math
 
-from clrdsl.functions import Param, ParamError, Shape
+from clrdsl.contract.functions import Param, ParamError, Shape
 
 
 def _progress(ops, t, over):

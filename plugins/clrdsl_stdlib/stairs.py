@@ -5,7 +5,7 @@ number of updates, exact on every backend at any step), so the boundaries of a s
 or of a cycle land on the same step everywhere.
 """
 
-from clrdsl.functions import Param, ParamError, Shape
+from clrdsl.contract.functions import Param, ParamError, Shape
 
 
 def stepwise_value(ops, t, value, every):

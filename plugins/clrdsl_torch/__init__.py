@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from clrdsl.backend import Backend, Emits, Evaluates, RangeTests, model_roots
-from clrdsl.emit import emit_module
-from clrdsl.errors import ClrdslTypeError, suggestion_hint
+from clrdsl.contract.backend import Backend, Emits, Evaluates, RangeTests, model_roots
+from clrdsl.diagnostics.errors import ClrdslTypeError, suggestion_hint
+from clrdsl.evaluation.emit import emit_module
 
 __all__ = ["ClrdslScheduler", "FORMAT", "MetricReport", "backend", "lightning_config"]
 

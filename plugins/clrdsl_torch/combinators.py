@@ -20,7 +20,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from clrdsl.errors import ClrdslTypeError
+from clrdsl.diagnostics.errors import ClrdslTypeError
 
 CODE = "E609"
 

@@ -1,7 +1,7 @@
 """Standalone PyTorch code for ``clrdsl compile --backend torch``.
 
 The generated code evaluates the schedule one step at a time in float64 with a copy of
-:class:`clrdsl.ops.MathOps`; :class:`~clrdsl_torch.scheduler.ClrdslScheduler` runs this
+:class:`clrdsl.contract.ops.MathOps`; :class:`~clrdsl_torch.scheduler.ClrdslScheduler` runs this
 very code in-process. The module defines ``schedule(step)`` and
 ``make_scheduler(optimizer)``: an ``LRScheduler`` that sets every parameter group's
 learning rate to ``schedule(t)`` after ``t`` updates.
@@ -9,9 +9,9 @@ learning rate to ``schedule(t)`` after ``t`` updates.
 
 from __future__ import annotations
 
-from clrdsl.emit import Target, emit_module
-from clrdsl.ops import MathOps
-from clrdsl.scalar import ENTRY
+from clrdsl.contract.ops import MathOps
+from clrdsl.evaluation.emit import Target, emit_module
+from clrdsl.evaluation.scalar import ENTRY
 
 WRAPPER = '''
 class Scheduler(LRScheduler):

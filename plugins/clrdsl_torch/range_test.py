@@ -1,4 +1,4 @@
-"""The torch session of the LR range test (see :mod:`clrdsl.range_test`).
+"""The torch session of the LR range test (see :mod:`clrdsl.tools.range_test`).
 
 ``clrdsl.range_test(model, loss_fn, loader, optimizer, ...)`` lands here for any
 ``torch.nn.Module``. Each update sets every parameter group's ``lr`` to the ramp's
@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from clrdsl.errors import ClrdslValueError
-from clrdsl.range_test import endless
+from clrdsl.diagnostics.errors import ClrdslValueError
+from clrdsl.tools.range_test import endless
 
 
 def accuracy(output: torch.Tensor, target: torch.Tensor) -> float:

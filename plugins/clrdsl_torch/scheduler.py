@@ -7,14 +7,14 @@ positioning is just setting ``t`` (:meth:`~ClrdslScheduler.set_step`), and the s
 plain data: the canonical expressions, their bindings and ``t``.
 
 Values come from the code ``clrdsl compile --backend torch`` writes (the one definition
-of evaluation, :func:`clrdsl.emit.load`), run in-process: Python floats in float64, one
+of evaluation, :func:`clrdsl.evaluation.emit.load`), run in-process: Python floats in float64, one
 step at a time, only the current phase of a sequence. So the scheduler and its emitted
 module give the same value at every step, and a value never depends on how the clock
 got there (stepping, jumping, resuming).
 
 A schedule with plateau clocks (``exp(gamma=0.5, on=plateau(patience=5))``) is a closed
 form of ``t`` and the count of reductions of each clock: the scheduler keeps, beside
-``t``, one :class:`clrdsl.plateau.Tracker` per driven value (each (hyperparameter,
+``t``, one :class:`clrdsl.evaluation.plateau.Tracker` per driven value (each (hyperparameter,
 group) pair has its own clocks), whose ``value`` is the very generated code it writes
 with. :meth:`~ClrdslScheduler.report` feeds a metric at the current ``t`` and rewrites
 the values at once (as torch's ``ReduceLROnPlateau`` does); :meth:`~ClrdslScheduler.step`
@@ -36,10 +36,10 @@ from typing import Any, Iterable, Mapping
 import torch
 from torch.optim.lr_scheduler import LRScheduler
 
-from clrdsl.emit import load
-from clrdsl.errors import ClrdslTypeError, ClrdslValueError
-from clrdsl.model import plateau_clocks
-from clrdsl.plateau import Tracker
+from clrdsl.diagnostics.errors import ClrdslTypeError, ClrdslValueError
+from clrdsl.evaluation.emit import load
+from clrdsl.evaluation.plateau import Tracker
+from clrdsl.semantics.model import plateau_clocks
 
 from .targets import TENSOR_KEYS, Slot, group_key, resolve
 

@@ -24,8 +24,8 @@ from typing import Any, Iterable, Mapping
 
 import torch
 
-from clrdsl.errors import ClrdslTypeError, suggestion_hint
-from clrdsl.model import CheckedSchedule
+from clrdsl.diagnostics.errors import ClrdslTypeError, suggestion_hint
+from clrdsl.semantics.model import CheckedSchedule
 from clrdsl.vocabulary import native, translate
 
 # Group keys that are bookkeeping, not hyperparameters.

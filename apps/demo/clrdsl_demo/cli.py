@@ -11,8 +11,8 @@ import os
 
 import click
 
-from clrdsl.cli import fail, require
-from clrdsl.errors import ClrdslError
+from clrdsl.diagnostics.errors import ClrdslError
+from clrdsl.tools.cli import fail, require
 
 
 @click.command()

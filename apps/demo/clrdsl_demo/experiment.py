@@ -247,6 +247,7 @@ def torch_range_test(data, val, seed: int, *, progress: bool = False, **kw):
     import torch
 
     import clrdsl
+
     from .model import make_cnn
 
     torch.manual_seed(seed)
@@ -265,6 +266,7 @@ def keras_range_test(data, val, seed: int, *, progress: bool = False, **kw):
     import keras
 
     import clrdsl
+
     from .model import make_keras_cnn
 
     keras.utils.set_random_seed(seed)
@@ -292,6 +294,6 @@ def _first_half(full: Curve) -> Curve:
 def _bar(total: int, enabled: bool):
     if not enabled:
         return None
-    from clrdsl.progress import progress_bar
+    from clrdsl.tools.progress import progress_bar
 
     return progress_bar(total, "training runs", "run")

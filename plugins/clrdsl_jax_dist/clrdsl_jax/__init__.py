@@ -12,7 +12,7 @@ compiles to a :class:`~clrdsl_jax.plateau.JaxPlateauSchedule` instead, whose
 with a step raises ``E655``).
 
 Values come from the code ``clrdsl compile --backend jax`` writes (clrdsl's one
-definition of evaluation, :func:`clrdsl.emit.load`), run in-process on
+definition of evaluation, :func:`clrdsl.evaluation.emit.load`), run in-process on
 :class:`~clrdsl_jax.ops.JaxOps`; this package adds no formula of its own.
 """
 
@@ -26,11 +26,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from clrdsl import check
-from clrdsl.errors import ClrdslLimitError, ClrdslTypeError
-from clrdsl.backend import Backend, Compiled, Emits, Evaluates
-from clrdsl.emit import emit_module, load
-from clrdsl.model import plateau_clocks
-from clrdsl.steps import check_step
+from clrdsl.contract.backend import Backend, Compiled, Emits, Evaluates
+from clrdsl.diagnostics.errors import ClrdslLimitError, ClrdslTypeError
+from clrdsl.evaluation.emit import emit_module, load
+from clrdsl.evaluation.steps import check_step
+from clrdsl.semantics.model import plateau_clocks
 
 from .ops import JaxOps, int_dtype
 from .plateau import ClockState, JaxPlateauSchedule, ScaleByPlateauState

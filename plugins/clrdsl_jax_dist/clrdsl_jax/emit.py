@@ -1,13 +1,13 @@
 """Standalone JAX code for ``clrdsl compile --backend jax``.
 
-Built with clrdsl's shared generator (:mod:`clrdsl.emit`), as any third-party backend
+Built with clrdsl's shared generator (:mod:`clrdsl.evaluation.emit`), as any third-party backend
 can: the module carries a copy of :class:`~clrdsl_jax.ops.JaxOps` and of the shapes the
 schedule uses, and defines ``schedule(step)``, a jitted optax-compatible schedule.
 """
 
 from __future__ import annotations
 
-from clrdsl.emit import Target, emit_module
+from clrdsl.evaluation.emit import Target, emit_module
 
 from .ops import JaxOps, as_int_step, as_value, exact_divisions
 

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from clrdsl.ops import where_chain
+from clrdsl.contract.ops import where_chain
 
 
 def float_dtype():

@@ -6,7 +6,7 @@ reductions ``k`` of each plateau clock. :class:`JaxPlateauSchedule` (what
 :meth:`~JaxPlateauSchedule.transform`, an ``optax.GradientTransformationExtraArgs`` that
 receives the metric the way ``optax.contrib.reduce_on_plateau`` does
 (``update(updates, state, params, value=loss)``), advances each clock in-graph by
-:func:`clrdsl.plateau.rule` (the one definition the host trackers run), and scales the
+:func:`clrdsl.evaluation.plateau.rule` (the one definition the host trackers run), and scales the
 updates by ``-value(t, k)`` like ``optax.scale_by_learning_rate``.
 
 Timing (the convention of every clrdsl backend): a report made with the update whose
@@ -23,10 +23,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from clrdsl import plateau as P
-from clrdsl.backend import Compiled
-from clrdsl.errors import ClrdslTypeError, ClrdslValueError
-from clrdsl.model import plateau_clocks
+from clrdsl.contract.backend import Compiled
+from clrdsl.diagnostics.errors import ClrdslTypeError, ClrdslValueError
+from clrdsl.evaluation import plateau as P
+from clrdsl.semantics.model import plateau_clocks
 
 from .ops import JaxOps, as_int_step, as_value, float_dtype, int_dtype
 
@@ -34,7 +34,7 @@ __all__ = ["ClockState", "ScaleByPlateauState", "JaxPlateauSchedule"]
 
 
 class ClockState(NamedTuple):
-    """One plateau clock in-graph: the fields of :class:`clrdsl.plateau.State`, and the
+    """One plateau clock in-graph: the fields of :class:`clrdsl.evaluation.plateau.State`, and the
     running mean of the values not yet reported (``accumulation_size > 1``)."""
 
     best: jax.Array  # the best metric so far, in the metric's dtype
@@ -49,7 +49,7 @@ class ScaleByPlateauState(NamedTuple):
     """The state of :meth:`JaxPlateauSchedule.transform`: the update count and the clocks."""
 
     t: jax.Array  # the update count: int32, int64 under x64 (saturates at its maximum)
-    clocks: tuple[ClockState, ...]  # in the order of clrdsl.model.plateau_clocks
+    clocks: tuple[ClockState, ...]  # in the order of clrdsl.semantics.model.plateau_clocks
 
 
 _MISSING = object()
@@ -93,11 +93,11 @@ class JaxPlateauSchedule(Compiled):
     is not a ``step -> value`` function. Use :meth:`transform` (or :meth:`optimizer`).
 
     ``value(t, counts)`` evaluates the schedule at step ``t`` with the clocks' counts
-    (jit-able); ``clocks`` are its :class:`clrdsl.model.PlateauClock` s.
+    (jit-able); ``clocks`` are its :class:`clrdsl.semantics.model.PlateauClock` s.
     """
 
     def __init__(self, checked) -> None:
-        from clrdsl.emit import load
+        from clrdsl.evaluation.emit import load
 
         from .emit import TARGET
 
@@ -135,7 +135,7 @@ class JaxPlateauSchedule(Compiled):
             jax.eval_shape(self._value, jax.ShapeDtypeStruct((), int_dtype()),
                            tuple(jax.ShapeDtypeStruct((), jnp.int32) for _ in self.clocks))
         except OverflowError:
-            from clrdsl.errors import ClrdslLimitError
+            from clrdsl.diagnostics.errors import ClrdslLimitError
 
             idt = np.dtype(int_dtype()).name
             raise ClrdslLimitError(
@@ -235,7 +235,7 @@ class JaxPlateauSchedule(Compiled):
         return tuple(int(c.count) for c in self.find_state(state).clocks)
 
     def states(self, state) -> list[P.State]:
-        """The clocks as :class:`clrdsl.plateau.State` (plain data, what the host trackers hold)."""
+        """The clocks as :class:`clrdsl.evaluation.plateau.State` (plain data, what the host trackers hold)."""
         return [P.State(float(c.best), int(c.bad), int(c.cooldown), int(c.count))
                 for c in self.find_state(state).clocks]
 

@@ -31,8 +31,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from .errors import Span
-from .functions import ScaleFn, Shape
+from clrdsl.contract.functions import ScaleFn, Shape
+from clrdsl.diagnostics.errors import Span
 
 INF = math.inf
 
@@ -169,7 +169,7 @@ class Plateau:
     Its value is the number of reductions so far (0 at the start): a report that does not
     improve on the best metric by ``threshold`` is a bad evaluation, and more than
     ``patience`` bad evaluations in a row make a reduction, after which ``cooldown``
-    reports are ignored (torch ``ReduceLROnPlateau`` semantics; :mod:`clrdsl.plateau`
+    reports are ignored (torch ``ReduceLROnPlateau`` semantics; :mod:`clrdsl.evaluation.plateau`
     holds the rule). ``uid`` tells two clocks apart: each ``plateau(...)`` written (or
     expanded from a definition) is its own clock with its own state; a ``let`` used twice
     is one clock.

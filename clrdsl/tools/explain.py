@@ -18,7 +18,7 @@ W006  the schedule ends before ``total_steps``: its last value holds for the res
 W007  a plateau clock in a phase too short for its patience ever to reduce
 ====  =====================================================================
 
-Values come from the generated Python-float code (:mod:`clrdsl.scalar`, one step at a
+Values come from the generated Python-float code (:mod:`clrdsl.evaluation.scalar`, one step at a
 time) and, to scan many steps for extremes, from the NumPy backend (the same generated
 code over arrays). The output is deterministic.
 """
@@ -29,12 +29,12 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from . import model as M
-from .errors import ClrdslError, ClrdslValueError, Diagnostic, Source, Span
-from .codes import LINTS
-from .emit import probe
-from .scalar import PYTHON
-from .unparse import format_number
+from clrdsl.diagnostics.codes import LINTS
+from clrdsl.diagnostics.errors import ClrdslError, ClrdslValueError, Diagnostic, Source, Span
+from clrdsl.evaluation.emit import probe
+from clrdsl.evaluation.scalar import PYTHON
+from clrdsl.language.unparse import format_number
+from clrdsl.semantics import model as M
 
 DEFAULT_HORIZON = 10_000  # steps described for a schedule without end when no total is given
 SCAN_LIMIT = 2_000_000  # steps scanned one by one; beyond, a regular sample plus boundaries
@@ -43,7 +43,7 @@ MAX_CYCLE_SEARCH = 100_000  # cycles searched for W001 on a schedule without end
 
 __all__ = ["explain", "lint", "boundaries", "Explanation", "Lint", "ClrdslLintError", "LINT_CODES"]
 
-LINT_CODES = LINTS  # the catalogue: clrdsl/codes.py
+LINT_CODES = LINTS  # the catalogue: clrdsl/diagnostics/codes.py
 
 
 class ClrdslLintError(ClrdslValueError):
@@ -331,7 +331,7 @@ class _Explainer:
         out = []
         reductions: list[list[dict]] = [[] for _ in clocks]
         if self.metrics is not None:
-            from .registry import get_backend
+            from clrdsl.contract.registry import get_backend
 
             report_steps, counts = get_backend("numpy").compile(self.checked).replay(self.metrics)
             for j, t in enumerate(report_steps):
@@ -588,7 +588,7 @@ def _default_horizon(root: M.Sched) -> int:
 
 def _numpy_fn(checked: M.CheckedSchedule, metrics=None):
     """The schedule on NumPy arrays of steps (with a run's metrics, for plateau clocks)."""
-    from .registry import get_backend
+    from clrdsl.contract.registry import get_backend
 
     s = get_backend("numpy").compile(checked)
     return s if metrics is None else (lambda t: s(t, metrics=metrics))
@@ -883,11 +883,11 @@ def explain(text: str | M.CheckedSchedule, *, steps_per_epoch: int | None = None
     ``metrics``: the ``(step, value)`` reports of a run, for a schedule with plateau
     clocks: the explanation then lists the reductions they would have made, and its
     values are those of that run (without them, before any report)."""
-    from .api import check
+    from clrdsl.api import check
 
     checked = check(text, steps_per_epoch=steps_per_epoch, total_steps=total_steps, name=name)
     if metrics is not None and not M.plateau_clocks(checked.root):
-        from .errors import ClrdslTypeError
+        from clrdsl.diagnostics.errors import ClrdslTypeError
 
         raise ClrdslTypeError("this schedule has no plateau clock, so reported metrics cannot change it",
                               code="E643", expected="a schedule with `on=plateau(...)`, or no metrics",

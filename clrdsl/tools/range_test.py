@@ -9,7 +9,7 @@ The loop, the smoothing and the stopping rule live here; a framework module supp
 only a *session*: ``steps_per_epoch``, ``step(lr) -> (loss, metric or None)`` and a
 context manager that snapshots and restores state. The session comes from the backend
 (through the registry) whose framework the model belongs to — a backend with the
-range-test capability (:class:`clrdsl.backend.RangeTests`) — without importing any
+range-test capability (:class:`clrdsl.contract.backend.RangeTests`) — without importing any
 framework up front:
 
 - a ``torch.nn.Module``: ``range_test(model, loss_fn, loader, optimizer, ...)`` (the
@@ -24,12 +24,12 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import ClrdslError, ClrdslValueError
+from clrdsl.diagnostics.errors import ClrdslError, ClrdslValueError
 
 if TYPE_CHECKING:  # numpy and the rules load with the first test, not with `import clrdsl`
     import numpy as np
 
-    from .suggest import Suggestion
+    from clrdsl.tools.suggest import Suggestion
 
 POLICIES = ("triangular", "triangular2", "exp_range", "onecycle")
 
@@ -37,7 +37,7 @@ POLICIES = ("triangular", "triangular2", "exp_range", "onecycle")
 def ramp_expression(start: float, end: float, steps: int, mode: str = "exp") -> str:
     """The schedule the test climbs, in canonical form: ``steps`` values from ``start`` to
     ``end`` inclusive. Bad bounds raise a clrdsl error pointing into this expression."""
-    from .api import check
+    from clrdsl.api import check
 
     return check(f"range_test({float(start)!r}, {float(end)!r}, over={int(steps) - 1}, mode={mode})").expr
 
@@ -54,7 +54,7 @@ def range_test(model: Any, loss_fn: Any = None, data: Any = None, optimizer: Any
     after every update instead of on the training batch. ``smooth``: the weight of a
     new value in the bias-corrected moving average. ``diverge``: stop once the smoothed
     loss exceeds this multiple of its best value (or is not finite). ``rule``: the
-    default suggestion rule of the result (see :mod:`clrdsl.suggest`). ``progress``:
+    default suggestion rule of the result (see :mod:`clrdsl.tools.suggest`). ``progress``:
     show progress on stderr (a tqdm bar on a terminal, else a start and a final line). Other keyword options go to the framework session (torch:
     ``device``; Keras: ``batch_size`` and ``seed``, which shuffles array data).
     """
@@ -68,8 +68,8 @@ def range_test(model: Any, loss_fn: Any = None, data: Any = None, optimizer: Any
                                found=f"smooth={smooth}, diverge={diverge}")
     import numpy as np
 
-    from .api import compile as _compile
-    from .suggest import RULES
+    from clrdsl.api import compile as _compile
+    from clrdsl.tools.suggest import RULES
 
     if rule not in RULES:
         raise ClrdslValueError(f"unknown suggestion rule {rule!r}", code="E701",
@@ -148,7 +148,7 @@ class RangeTestResult:
 
     def suggest(self, rule: str | None = None, *, base_div: float | None = None, **kw: Any) -> Suggestion:
         """Apply a suggestion rule (``auto``, ``paper``, ``loss``, ``steepest``, ``valley``)."""
-        from .suggest import suggest
+        from clrdsl.tools.suggest import suggest
 
         u = self._usable()
         met = None if self.smoothed_metric is None else self.smoothed_metric[u]
@@ -271,7 +271,7 @@ class RangeTestResult:
 def endless(data: Any):
     """Batches from a re-iterable (a DataLoader, a list), starting over at its end, as
     the range test runs for as many updates as asked; an error if it yields none."""
-    from .errors import ClrdslError, ClrdslValueError
+    from clrdsl.diagnostics.errors import ClrdslError, ClrdslValueError
 
     while True:
         empty = True
@@ -303,8 +303,8 @@ def _num(x: float) -> str:
 def _session_for(model, loss_fn, data, optimizer, **kw):
     """The session of the backend whose framework ``model`` belongs to (found through the
     registry: every backend with the range-test capability is asked)."""
-    from . import registry
-    from .backend import RangeTests, has, model_roots
+    from clrdsl.contract import registry
+    from clrdsl.contract.backend import RangeTests, has, model_roots
 
     for name in registry.backends.names():
         try:
@@ -323,6 +323,6 @@ def _session_for(model, loss_fn, data, optimizer, **kw):
 def _progress_bar(total: int, enabled: bool):
     if not enabled:
         return None
-    from .progress import progress_bar
+    from clrdsl.tools.progress import progress_bar
 
     return progress_bar(total, "range test", "step")

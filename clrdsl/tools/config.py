@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ClrdslValueError, Source, Span
+from clrdsl.diagnostics.errors import ClrdslValueError, Source, Span
 
 MAX_BYTES = 4 * 2**20
 MAX_DEPTH = 64
@@ -142,7 +142,7 @@ def _omegaconf_root(data: Any) -> Any:
         from omegaconf import OmegaConf
     except ImportError:
         return None
-    from .integrations.omegaconf import register_resolver
+    from clrdsl.integrations.omegaconf import register_resolver
 
     if not OmegaConf.has_resolver("clrdsl"):
         register_resolver()
@@ -152,7 +152,7 @@ def _omegaconf_root(data: Any) -> Any:
 
 def _guard(get: Any, path: str, key: str) -> Any:
     """Run an OmegaConf read; its errors become the clrdsl diagnostic inside, or E903."""
-    from .errors import ClrdslError
+    from clrdsl.diagnostics.errors import ClrdslError
 
     try:
         return get()

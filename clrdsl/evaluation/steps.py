@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import ClrdslTypeError, ClrdslValueError
+from clrdsl.diagnostics.errors import ClrdslTypeError, ClrdslValueError
 
 INT64_LIMIT = 2**63  # steps are < 2**63 on int64 paths
 INT32_LIMIT = 2**31  # ... and < 2**31 on JAX without x64

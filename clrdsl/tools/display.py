@@ -24,7 +24,7 @@ WIDTH, HEIGHT = 60, 12  # the terminal plot, in characters
 
 
 def _series(compiled: Any):
-    from .plot import default_steps, series
+    from clrdsl.tools.plot import default_steps, series
 
     checked = compiled.checked
     return [series(checked, default_steps([checked]))]
@@ -49,7 +49,7 @@ def png(compiled: Any) -> bytes | None:
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from .plot import figure
+    from clrdsl.tools.plot import figure
 
     with matplotlib.rc_context({"figure.max_open_warning": 0}):
         fig = figure(_series(compiled), steps_per_epoch=_spe(compiled))
@@ -64,7 +64,7 @@ def png(compiled: Any) -> bytes | None:
 
 def text(compiled: Any) -> str:
     """The repr and the terminal plot (the fallback without matplotlib)."""
-    from .plot import terminal
+    from clrdsl.tools.plot import terminal
 
     return f"{compiled!r}\n{_summary(compiled)}\n" + terminal(
         _series(compiled), width=WIDTH, height=HEIGHT, steps_per_epoch=_spe(compiled))
@@ -84,7 +84,7 @@ def to_html(compiled: Any) -> str:
     if data is not None:
         b64 = base64.b64encode(data).decode("ascii")
         return head + f'<img alt="schedule plot" src="data:image/png;base64,{b64}"/></div>'
-    from .plot import terminal
+    from clrdsl.tools.plot import terminal
 
     plot = terminal(_series(compiled), width=WIDTH, height=HEIGHT, steps_per_epoch=_spe(compiled))
     return head + f"<pre>{html.escape(plot)}</pre></div>"

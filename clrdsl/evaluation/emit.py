@@ -14,7 +14,7 @@ So a backend's object and its emitted module cannot drift: they run the same cod
 - ``value(t)`` is generated from the semantic model by :class:`ValueGenerator`.
 - Each shape and scale the schedule uses is copied in with :func:`inspect.getsource`,
   together with the helpers, constants and imports it refers to (:class:`SourceCopier`).
-  Shapes are written against ``ops`` (see :mod:`clrdsl.ops`), so the copies run
+  Shapes are written against ``ops`` (see :mod:`clrdsl.contract.ops`), so the copies run
   unchanged.
 - The backend supplies its ``ops`` class (copied the same way), the entry functions it
   calls in-process, and the wrapper of the standalone module.
@@ -44,9 +44,9 @@ import types
 from dataclasses import dataclass
 from typing import Any
 
-from . import model as M
-from .errors import ClrdslPluginError
-from .model import CheckedSchedule
+from clrdsl.diagnostics.errors import ClrdslPluginError
+from clrdsl.semantics import model as M
+from clrdsl.semantics.model import CheckedSchedule
 
 LINE = 100  # longest generated line
 
@@ -680,7 +680,7 @@ class ValueGenerator:
         if isinstance(node, M.Seq):
             return self._seq(node, t)
         raise EmitError(f"not a schedule node: {type(node).__name__}", code="E513",
-                        expected="a node of clrdsl.model", found=type(node).__name__)
+                        expected="a node of clrdsl.semantics.model", found=type(node).__name__)
 
     def _pointwise(self, body: _Body, node: M.Pointwise, t: Expr) -> Expr:
         # The left spine of `a + b - c * d ...` iteratively: clocks top-down, values bottom-up.
@@ -761,7 +761,7 @@ class ValueGenerator:
             a = self._scale(body, node.scale, t, c)
             return call("ops.power", a.text, literal(float(node.power)).text)
         raise EmitError(f"not a scale node: {type(node).__name__}", code="E513",
-                        expected="a scale node of clrdsl.model", found=type(node).__name__)
+                        expected="a scale node of clrdsl.semantics.model", found=type(node).__name__)
 
     def _clock(self, clock: M.Clock, t: Expr, c: Expr | None) -> Expr:
         if isinstance(clock, M.Plateau):
@@ -783,7 +783,7 @@ class ValueGenerator:
         if isinstance(node, M.XCall):
             return call(f"ops.{_XFN.get(node.fn, node.fn)}", *(self._x(a, x).text for a in node.args))
         raise EmitError(f"not a clock-expression node: {type(node).__name__}", code="E513",
-                        expected="a clock-expression node of clrdsl.model", found=type(node).__name__)
+                        expected="a clock-expression node of clrdsl.semantics.model", found=type(node).__name__)
 
     # what the tools read: a node's cycle index and the factor of a modulation
     def cycle_function(self, node: M.Sched, name: str) -> str:
@@ -963,7 +963,7 @@ def refuse_plateau(checked: CheckedSchedule, what: str) -> None:
     """Plateau clocks need something that reports metrics: refuse them in ``what``."""
     clocks = M.plateau_clocks(checked.root)
     if clocks:
-        from .errors import ClrdslTypeError
+        from clrdsl.diagnostics.errors import ClrdslTypeError
 
         raise ClrdslTypeError(
             f"{what} cannot take reported metrics, so it cannot run a plateau clock",

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ClrdslValueError
+from clrdsl.diagnostics.errors import ClrdslValueError
 
 RULES = ("auto", "paper", "loss", "steepest", "valley")
 DEFAULT_BASE_DIV = 4.0

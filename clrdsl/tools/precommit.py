@@ -1,4 +1,4 @@
-"""``python -m clrdsl.precommit FILE... [--key K]...``: lint the schedules in config files.
+"""``python -m clrdsl.tools.precommit FILE... [--key K]...``: lint the schedules in config files.
 
 The entry of the ``clrdsl-check`` hook in ``.pre-commit-hooks.yaml``. For each file it
 checks every schedule string under each ``--key`` (a string or a mapping; a file
@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from .errors import ClrdslError
+from clrdsl.diagnostics.errors import ClrdslError
 
 
 def _resolver_keys(node, prefix=""):
@@ -38,10 +38,10 @@ def _resolver_keys(node, prefix=""):
 @click.option("--strict", is_flag=True, help="lints are errors too")
 def main(files, keys, steps_per_epoch, total_steps, strict):
     """Check the schedule strings in config files (a pre-commit hook)."""
-    from . import config
-    from .api import check
-    from .explain import lint, lint_error
-    from .errors import Source
+    from clrdsl.api import check
+    from clrdsl.diagnostics.errors import Source
+    from clrdsl.tools import config
+    from clrdsl.tools.explain import lint, lint_error
 
     failed = 0
     for path in files:

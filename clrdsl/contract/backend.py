@@ -9,7 +9,7 @@ these declared capabilities, never by importing a plugin module::
         name = "mine"
         requires = ("myframework",)
         extra = None
-        target = MY_TARGET          # its ops and entry functions (see clrdsl.emit.Target)
+        target = MY_TARGET          # its ops and entry functions (see clrdsl.evaluation.emit.Target)
 
         def compile(self, checked, **options):
             return MySchedule(load(checked, self.target).schedule)
@@ -18,7 +18,7 @@ these declared capabilities, never by importing a plugin module::
             return [float(v) for v in self.compile(checked)(steps)]
 
 It receives checked schedules (the semantic model, never the syntax tree) and builds its
-objects from the code :mod:`clrdsl.emit` generates for its :class:`~clrdsl.emit.Target`,
+objects from the code :mod:`clrdsl.evaluation.emit` generates for its :class:`~clrdsl.evaluation.emit.Target`,
 so its values are those of its emitted module. A plain object with the same attributes
 still works (the registry checks the attributes, not the class).
 """
@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from .model import CheckedSchedule
+if TYPE_CHECKING:  # the contract sits below the model: annotations only
+    from clrdsl.semantics.model import CheckedSchedule
 
 
 class Backend(abc.ABC):
@@ -119,18 +120,18 @@ class Compiled:
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.expr!r})"
 
-    # IPython's display protocol: a plot in notebooks, text elsewhere (see clrdsl.display)
+    # IPython's display protocol: a plot in notebooks, text elsewhere (see clrdsl.tools.display)
     def _repr_png_(self) -> bytes | None:
-        from .display import png
+        from clrdsl.tools.display import png
 
         return png(self)
 
     def _repr_html_(self) -> str:
-        from .display import to_html
+        from clrdsl.tools.display import to_html
 
         return to_html(self)
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        from .display import pretty
+        from clrdsl.tools.display import pretty
 
         pretty(self, p, cycle)

@@ -12,8 +12,8 @@ import re
 from dataclasses import fields
 from typing import Any
 
-from . import syntax as S
-from .errors import Span
+from clrdsl.diagnostics.errors import Span
+from clrdsl.language import syntax as S
 
 # Binding strength; higher binds tighter.
 _PREC = {"if": 0, ">>": 1, "+": 2, "-": 2, "*": 3, "/": 3, "neg": 4, "**": 5, "atom": 6}
@@ -155,7 +155,7 @@ def format_source(text: str, name: str = "<expr>") -> str:
     spans several lines, follows that statement's canonical line. Formatting twice
     gives the same text, and the result parses to the same program.
     """
-    from .parse import parse
+    from clrdsl.language.parse import parse
 
     prog = parse(text, name)
     canon = unparse(prog).split("\n") if (prog.definitions or prog.body is not None) else []

@@ -1,6 +1,6 @@
 """Range analysis: an accepted schedule is finite at every step.
 
-An interval analysis over the semantic model (:mod:`clrdsl.model`): every schedule
+An interval analysis over the semantic model (:mod:`clrdsl.semantics.model`): every schedule
 node gets the interval of the values it can take at any step ``0 <= t < 2**63``, every
 scale the interval of its factor, every inline formula of ``x`` the interval of its
 value with ``x`` ranging over its clock. Arithmetic follows IEEE 754 on the extended
@@ -36,8 +36,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import model as M
-from .errors import ClrdslValueError, Label, Source, Span
+from clrdsl.diagnostics.errors import ClrdslValueError, Label, Source, Span
+from clrdsl.semantics import model as M
 
 INF = math.inf
 T_MAX = float(2**63 - 1)  # the largest step any backend counts to (int64)
@@ -495,7 +495,7 @@ def _atom(node: M.XExpr) -> str:
 
 
 def _ops():
-    from .ops import MathOps
+    from clrdsl.contract.ops import MathOps
 
     return MathOps
 
@@ -576,7 +576,7 @@ def check_ranges(root: M.Sched, source: Source | None) -> Iv:
     why = iv.why or Why(getattr(root, "span", None), "the schedule is not finite at every step", iv.text())
     labels = []
     if why.inside is not None:
-        from .check import definition_label  # the checker imports this module lazily
+        from clrdsl.language.check import definition_label  # the checker imports this module lazily
 
         labels = [Label(why.inside, definition_label(why.inside))]
     raise ClrdslValueError(
@@ -588,7 +588,7 @@ def check_ranges(root: M.Sched, source: Source | None) -> Iv:
         found=why.found,
         hint="keep divisors away from 0 (add a constant), logs and roots in their domain, and "
         "products within the float range",
-        notes=["the check is an interval analysis: see `clrdsl.ranges`"],
+        notes=["the check is an interval analysis: see `clrdsl.language.ranges`"],
         source=source,
     )
 

@@ -3,7 +3,7 @@
 A plugin registers, under the entry-point group ``clrdsl.functions``, a :class:`Shape`
 (a schedule primitive) or a :class:`ScaleFn` (a dimensionless amplitude scale). Each
 declares its signature as :class:`Param` records and one implementation written
-against an array namespace ``ops`` (see :mod:`clrdsl.ops`) that every backend
+against an array namespace ``ops`` (see :mod:`clrdsl.contract.ops`) that every backend
 supplies, so the same definition runs on NumPy, torch, keras.ops and jax.numpy.
 
 Implementations must be module-level functions (``clrdsl compile`` copies their
@@ -110,7 +110,7 @@ class Shape:
     period: Callable[[Mapping[str, Any]], float] | None = None  # cycle length, when constant
     validate: Callable[[Mapping[str, Any]], None] | None = None
     # (lo, hi): every value it takes, at any clock, for these arguments (the range
-    # analysis of clrdsl.ranges; without it the shape is sampled)
+    # analysis of clrdsl.language.ranges; without it the shape is sampled)
     range: Callable[[Mapping[str, Any]], tuple[float, float]] | None = None
     kind: str = field(default="shape", init=False)
 
@@ -170,8 +170,8 @@ def _is_real(v: Any) -> bool:
 def call_hook(fn: "Function", called: str, hook: str, span, *args: Any, **kwargs: Any) -> Any:
     """``fn.<hook>(*args, **kwargs)``; ParamError and clrdsl errors pass, anything else a
     plugin raises (SystemExit included) becomes a ClrdslPluginError at ``span``."""
-    from .errors import ClrdslError
-    from .registry import FUNCTIONS, plugin_failure
+    from clrdsl.contract.registry import FUNCTIONS, plugin_failure
+    from clrdsl.diagnostics.errors import ClrdslError
 
     try:
         return getattr(fn, hook)(*args, **kwargs)
@@ -183,7 +183,7 @@ def call_hook(fn: "Function", called: str, hook: str, span, *args: Any, **kwargs
 
 def checked_length(fn: Shape, called: str, args: Mapping[str, Any], span) -> float:
     """The shape's length for ``args``: a number >= 0 (``inf`` for unbounded)."""
-    from .registry import FUNCTIONS, plugin_failure
+    from clrdsl.contract.registry import FUNCTIONS, plugin_failure
 
     if fn.length is None:
         return math.inf
@@ -195,7 +195,7 @@ def checked_length(fn: Shape, called: str, args: Mapping[str, Any], span) -> flo
 
 
 def checked_base(fn: Shape, called: str, args: Mapping[str, Any], span) -> float | None:
-    from .registry import FUNCTIONS, plugin_failure
+    from clrdsl.contract.registry import FUNCTIONS, plugin_failure
 
     if fn.base is None:
         return None
@@ -209,8 +209,8 @@ def checked_base(fn: Shape, called: str, args: Mapping[str, Any], span) -> float
 def probe(fn: "Function", called: str, args: Mapping[str, Any], span, length: float = math.inf) -> None:
     """Call ``fn.value`` (and ``cycle``) with Python floats at a few clocks, so that a value
     that raises or is not a number fails at check time, at the call, naming the plugin."""
-    from .ops import MathOps
-    from .registry import FUNCTIONS, plugin_failure
+    from clrdsl.contract.ops import MathOps
+    from clrdsl.contract.registry import FUNCTIONS, plugin_failure
 
     clocks: Sequence[int]
     if math.isinf(length):
@@ -224,7 +224,7 @@ def probe(fn: "Function", called: str, args: Mapping[str, Any], span, length: fl
             raise plugin_failure(called, FUNCTIONS, f"its `value` returned a {type(v).__name__}, not a number",
                                  found=f"{_short(v)} at clock {t}", span=span)
         if not math.isfinite(float(v)):
-            from .errors import ClrdslValueError
+            from clrdsl.diagnostics.errors import ClrdslValueError
 
             raise ClrdslValueError(
                 f"`{called}(...)` is not finite for these arguments", code="E310", span=span,

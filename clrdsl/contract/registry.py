@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ClrdslError, ClrdslPluginError, Span, suggestion_hint
+from clrdsl.diagnostics.errors import ClrdslError, ClrdslPluginError, Span, suggestion_hint
 
 BACKENDS = "clrdsl.backends"
 FUNCTIONS = "clrdsl.functions"
@@ -150,8 +150,8 @@ class PluginStatus:
 
 def _shadowed_by(name: str) -> str | None:
     """Why a function plugin named ``name`` cannot be called, or None."""
-    from .check import prelude
-    from .model import MATH_FUNCTIONS
+    from clrdsl.language.check import prelude
+    from clrdsl.semantics.model import MATH_FUNCTIONS
 
     if name in ("scale", "take"):
         return f"shadowed by the built-in `{name}(...)` of the language"
@@ -304,7 +304,7 @@ def _read_bundle(name: str, value: str, dist: str, version: str) -> Bundle:
     its error, and its names stay unknown)."""
     from collections.abc import Mapping
 
-    from .functions import ScaleFn, Shape
+    from clrdsl.contract.functions import ScaleFn, Shape
 
     bundle = Bundle(name, value, dist, version)
 
@@ -356,14 +356,14 @@ def _type_name(v: Any) -> str:
 
 
 def _function_problem(obj: Any) -> str | None:
-    from .functions import Param, ScaleFn, Shape
+    from clrdsl.contract.functions import Param, ScaleFn, Shape
 
     if not isinstance(obj, (Shape, ScaleFn)):
-        return f"a {_type_name(obj)}, not a clrdsl.functions.Shape or ScaleFn"
+        return f"a {_type_name(obj)}, not a clrdsl.contract.functions.Shape or ScaleFn"
     if not isinstance(obj.name, str) or not obj.name.isidentifier():
         return f"its `name` is {obj.name!r}, not an identifier"
     if not isinstance(obj.params, tuple) or not all(isinstance(p, Param) for p in obj.params):
-        return "its `params` is not a tuple of clrdsl.functions.Param"
+        return "its `params` is not a tuple of clrdsl.contract.functions.Param"
     names = [p.name for p in obj.params]
     if len(set(names)) != len(names):
         return "its `params` repeat a name"
@@ -398,7 +398,7 @@ def contract_problem(group: str, obj: Any) -> str | None:
 
 
 def contract_error(entry: "Entry", problem: str) -> ClrdslPluginError:
-    want = ("a clrdsl.functions.Shape or ScaleFn" if entry.group == FUNCTIONS
+    want = ("a clrdsl.contract.functions.Shape or ScaleFn" if entry.group == FUNCTIONS
             else "an object with `compile(checked, **options)` and `requires` (a tuple of module names)")
     return ClrdslPluginError(
         f"{_what(entry.group)} plugin `{entry.name}` does not follow the plugin contract",

@@ -13,8 +13,9 @@ from typing import NoReturn
 
 import click
 
-from .errors import ClrdslError, escape as _esc
-from .model import plateau_clocks
+from clrdsl.diagnostics.errors import ClrdslError
+from clrdsl.diagnostics.errors import escape as _esc
+from clrdsl.semantics.model import plateau_clocks
 
 EXIT_BAD_EXPR = 1
 
@@ -38,7 +39,7 @@ def read_expression(expr: str | None, file: str | None, key: str | None) -> tupl
     if file is not None:
         if expr is not None:
             raise click.UsageError("give an expression or -f FILE, not both")
-        from .config import read_config_value
+        from clrdsl.tools.config import read_config_value
 
         read_text_file(file)  # exists, is a file, readable, UTF-8, within MAX_FILE_BYTES
         try:
@@ -97,10 +98,10 @@ def read_text_file(path: str) -> str:
 
 def config_bindings(file, key, steps_per_epoch, total_steps) -> tuple:
     """The bindings given on the command line, else those written beside the schedule
-    in the config (``steps_per_epoch`` / ``total_steps``; see clrdsl.config)."""
+    in the config (``steps_per_epoch`` / ``total_steps``; see clrdsl.tools.config)."""
     if file is None or (steps_per_epoch is not None and total_steps is not None):
         return steps_per_epoch, total_steps
-    from .config import bindings_near
+    from clrdsl.tools.config import bindings_near
 
     try:
         near = bindings_near(file, key)
@@ -113,8 +114,8 @@ def config_bindings(file, key, steps_per_epoch, total_steps) -> tuple:
 def _check_config_entries(file, key, steps_per_epoch, total_steps, lint, strict, fmt) -> None:
     """`check -f FILE --key K` where K may hold a mapping: check every schedule string
     under it, each named by its key path; print `key: canonical` lines; exit 1 if any fails."""
-    from .api import check as do_check
-    from .config import read_config_entries
+    from clrdsl.api import check as do_check
+    from clrdsl.tools.config import read_config_entries
 
     read_text_file(file)  # exists, is a file, readable, UTF-8, within MAX_FILE_BYTES (else exit 2)
     try:
@@ -169,7 +170,7 @@ def require(*modules: str, hint: str | None = None) -> None:
     """Exit 2 with an install hint unless every module is importable (for command plugins)."""
     import importlib.util
 
-    from .registry import install_hint
+    from clrdsl.contract.registry import install_hint
 
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
@@ -300,7 +301,7 @@ def read_metrics_option(metrics_file, metric_name, fmt: str = "text"):
         if metric_name is not None:
             raise click.UsageError("--metric names a column of --metrics RUN.CSV")
         return None
-    from .plateau import read_metrics
+    from clrdsl.evaluation.plateau import read_metrics
 
     try:
         return read_metrics(metrics_file, metric_name)
@@ -328,7 +329,7 @@ def check(expr, file, key, steps_per_epoch, total_steps, lint, strict, fmt):
       echo "onecycle(0.1, total=10000)" | clrdsl check -
       clrdsl check -f conf.yaml --key optim.lr --total-steps 10000 --strict
     """
-    from .api import check as do_check
+    from clrdsl.api import check as do_check
 
     if file is not None and expr is None:  # a key may name a mapping of schedules
         _check_config_entries(file, key, steps_per_epoch, total_steps, lint, strict, fmt)
@@ -344,8 +345,9 @@ def check(expr, file, key, steps_per_epoch, total_steps, lint, strict, fmt):
 
 
 def _report_lints(text, name, steps_per_epoch, total_steps, strict, fmt) -> None:
-    from .explain import lint_error, lint as do_lint, render_lints
-    from .errors import Source
+    from clrdsl.diagnostics.errors import Source
+    from clrdsl.tools.explain import lint as do_lint
+    from clrdsl.tools.explain import lint_error, render_lints
 
     lints = do_lint(text, steps_per_epoch=steps_per_epoch, total_steps=total_steps, name=name)
     if not lints:
@@ -372,7 +374,7 @@ def fmt(expr, file, in_place, fmt):
       clrdsl fmt "triangular(0.001,0.006,step=2000)*exp(gamma=0.99994,on=iterations)"
       clrdsl fmt -f schedule.clr -i
     """
-    from .unparse import format_source
+    from clrdsl.language.unparse import format_source
 
     if file is not None and expr is None:
         text, name = read_text_file(file), file
@@ -399,8 +401,8 @@ def plugins(fmt):
     Example:
       clrdsl plugins --format json
     """
-    from . import registry
-    from .check import prelude
+    from clrdsl.contract import registry
+    from clrdsl.language.check import prelude
 
     rows = {"backends": [], "functions": []}
     for st in registry.plugin_report():  # every plugin with its status; never raises
@@ -414,7 +416,7 @@ def plugins(fmt):
                 row.update(state="broken", status=f"broken: signature() raised {type(exc).__name__}")
         rows["backends" if st.kind == "backend" else "functions"].append(row)
     for name, d in sorted(prelude().items()):
-        from .unparse import unparse
+        from clrdsl.language.unparse import unparse
 
         params = ", ".join(unparse(d.node).split("(", 1)[1].split(") =", 1)[0].split(", "))
         rows["functions"].append({"name": name, "distribution": "clrdsl (prelude)", "entry_point": "prelude.clr",
@@ -446,7 +448,7 @@ def _table(head: tuple[str, ...], body: list[tuple[str, ...]], indent: str = "  
 
 
 def _checked(text: str, name: str, steps_per_epoch, total_steps, fmt: str = "text"):
-    from .api import check as do_check
+    from clrdsl.api import check as do_check
 
     try:
         return do_check(text, steps_per_epoch=steps_per_epoch, total_steps=total_steps, name=name)
@@ -456,7 +458,7 @@ def _checked(text: str, name: str, steps_per_epoch, total_steps, fmt: str = "tex
 
 def _backend(name: str, *, need_framework: bool = True, fmt: str = "text"):
     """The backend plugin ``name``; a missing or broken one is a usage error (exit 2)."""
-    from . import registry
+    from clrdsl.contract import registry
 
     try:
         return registry.get_backend(name) if need_framework else registry.backends.get(name)
@@ -524,14 +526,14 @@ def compile_cmd(expr, file, key, backend, output, steps_per_epoch, total_steps, 
     emit = getattr(plugin, "emit", None)
     if emit is None:
         raise click.UsageError(f"the {backend} backend cannot generate standalone code (it has no `emit`)")
-    from .errors import Source
+    from clrdsl.diagnostics.errors import Source
 
     try:
         source = emit(checked)
     except ClrdslError as err:  # e.g. E644 with a span into the text: show it under a caret
         fail(err.with_source(Source(text, name)))
     if not isinstance(source, str):
-        from .registry import plugin_failure
+        from clrdsl.contract.registry import plugin_failure
 
         fail(plugin_failure(backend, "clrdsl.backends", f"its `emit` returned a {type(source).__name__}, "
                             "not the module's text", found=repr(source)[:80]))
@@ -594,11 +596,11 @@ def _default_steps(checked) -> range:
 
 def backend_values(backend: str, checked, steps, metrics=None) -> list[float]:
     """Values at ``steps`` from the compiled object of ``backend``: through its
-    ``values`` capability (:class:`clrdsl.backend.Evaluates`), or by calling the object
+    ``values`` capability (:class:`clrdsl.contract.backend.Evaluates`), or by calling the object
     it compiles to when that is a function of the step."""
     import numpy as np
 
-    from .backend import Evaluates, has
+    from clrdsl.contract.backend import Evaluates, has
 
     plugin = _backend(backend)
     t = [int(s) for s in steps]
@@ -608,12 +610,12 @@ def backend_values(backend: str, checked, steps, metrics=None) -> list[float]:
         return [float(v) for v in plugin.values(checked, t, metrics=metrics)]
     if has(plugin, Evaluates):
         return [float(v) for v in plugin.values(checked, t)]
-    from . import registry
+    from clrdsl.contract import registry
 
     obj = registry.compile_with(backend, plugin, checked)
     if not callable(obj):
         raise click.UsageError(f"the {backend} backend's object is not a function of the step and the "
-                               "backend has no `values` capability (clrdsl.backend.Evaluates)")
+                               "backend has no `values` capability (clrdsl.contract.backend.Evaluates)")
     try:
         v = _to_numpy(obj(np.asarray(t, dtype=np.int64)))
         if v.shape == (len(t),):
@@ -712,7 +714,7 @@ def plot(exprs, file, keys, output, steps, log, steps_per_epoch, total_steps, yl
       clrdsl plot "onecycle(0.1, total=10000)" "warmup_cosine(0.1, warmup=500, decay=9500)" -o cmp.png
       clrdsl plot -f conf.yaml --key optim.lr --key optim.momentum --steps-per-epoch 500 -o sched.svg
     """
-    from .plot import FORMATS, default_steps, save, series, terminal
+    from clrdsl.tools.plot import FORMATS, default_steps, save, series, terminal
 
     sources: list[tuple[str, str]] = []
     group_of: list[str | None]
@@ -795,8 +797,9 @@ def explain(expr, file, key, steps_per_epoch, total_steps, strict, metrics_file,
       clrdsl explain "onecycle(0.1, total=100%)" --total-steps 10000
       clrdsl explain -f conf.yaml --key optim.lr --total-steps 30000 --strict
     """
-    from .errors import Source
-    from .explain import explain as do_explain, lint_error
+    from clrdsl.diagnostics.errors import Source
+    from clrdsl.tools.explain import explain as do_explain
+    from clrdsl.tools.explain import lint_error
 
     text, name = read_expression(expr, file, key)
     steps_per_epoch, total_steps = config_bindings(file, key, steps_per_epoch, total_steps)
@@ -833,8 +836,9 @@ def lint_cmd(expr, file, key, steps_per_epoch, total_steps, strict, fmt):
       clrdsl lint "linear(0.1, 0.001, over=500) >> cosine(0.1, 0, over=9500)"
       clrdsl lint -f conf.yaml --key optim.lr --total-steps 30000 --strict
     """
-    from .errors import Source
-    from .explain import lint as do_lint, lint_error, render_lints
+    from clrdsl.diagnostics.errors import Source
+    from clrdsl.tools.explain import lint as do_lint
+    from clrdsl.tools.explain import lint_error, render_lints
 
     text, name = read_expression(expr, file, key)
     steps_per_epoch, total_steps = config_bindings(file, key, steps_per_epoch, total_steps)

@@ -1,4 +1,4 @@
-"""The checker: syntax tree + bindings → semantic model (:mod:`clrdsl.model`).
+"""The checker: syntax tree + bindings → semantic model (:mod:`clrdsl.semantics.model`).
 
 It resolves names (definitions, the prelude, plugin functions), binds and validates
 arguments, infers the type of every expression (number, duration, schedule, scale,
@@ -17,10 +17,20 @@ from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, Callable
 
-from . import model as M
-from . import registry
-from . import syntax as S
-from .errors import (
+from clrdsl.contract import registry
+from clrdsl.contract.functions import (
+    KINDS,
+    REQUIRED,
+    Param,
+    ParamError,
+    ScaleFn,
+    Shape,
+    call_hook,
+    checked_base,
+    checked_length,
+    probe,
+)
+from clrdsl.diagnostics.errors import (
     ClrdslError,
     ClrdslLimitError,
     ClrdslNameError,
@@ -35,9 +45,10 @@ from .errors import (
     error_from,
     suggestion_hint,
 )
-from .functions import KINDS, REQUIRED, Param, ParamError, ScaleFn, Shape, call_hook, checked_base, checked_length, probe
-from .parse import _make_room, parse
-from .unparse import format_number, unparse
+from clrdsl.language import syntax as S
+from clrdsl.language.parse import _make_room, parse
+from clrdsl.language.unparse import format_number, unparse
+from clrdsl.semantics import model as M
 
 BINDINGS = ("steps_per_epoch", "total_steps")
 CONSTANTS = {"pi": math.pi, "e": math.e}
@@ -683,7 +694,7 @@ class Checker:
                 return self.apply_scale(fn, node, ctx)
             raise ClrdslPluginError(
                 f"function plugin `{name}` is neither a Shape nor a ScaleFn",
-                code="E505", span=node.func_span, expected="clrdsl.functions.Shape or ScaleFn",
+                code="E505", span=node.func_span, expected="clrdsl.contract.functions.Shape or ScaleFn",
                 found=type(fn).__name__,
             )
         known = set(ctx.defs) | set(pre) | set(registry.functions.names()) | {"scale", "take", "plateau"}
@@ -977,7 +988,7 @@ class Checker:
             )
         vals = [self.value(a.value, ctx) for a in node.args]
         if all(isinstance(v, NumV) and not v.duration for v in vals):
-            from .ops import MathOps
+            from clrdsl.contract.ops import MathOps
 
             fn = getattr(MathOps, {"min": "minimum", "max": "maximum"}.get(name, name))
             try:
@@ -1266,7 +1277,7 @@ def check_program(prog: S.Program, source: Source, **bindings) -> M.CheckedSched
         raise ClrdslValueError("invalid expression", code="E000", source=source) from None
     except ClrdslError as exc:
         raise exc.with_source(source)
-    from .ranges import check_ranges
+    from clrdsl.language.ranges import check_ranges
 
     check_ranges(root, source)  # finite at every step, or refused with a span (E310)
     return M.CheckedSchedule(unparse(prog), tuple(sorted(b.items())), root)

@@ -3,7 +3,7 @@ and ``tests/test_one_semantics.py`` holds every backend to them.
 
 - **Within one backend** a step's value is bit-identical however it is obtained: a
   scalar call, an array, the in-process object, its emitted module, after a resume or a
-  jump. One generated code (:mod:`clrdsl.emit`) computes all of them.
+  jump. One generated code (:mod:`clrdsl.evaluation.emit`) computes all of them.
 - **Across float64 backends** (NumPy, torch and the Keras callback with Python floats,
   JAX with x64) values differ only by the rounding of the transcendental functions
   (NumPy's vectorised ``exp``/``log``/``sin``/``power`` against the C library's):

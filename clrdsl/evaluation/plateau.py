@@ -2,7 +2,7 @@
 
 A schedule with ``on=plateau(...)`` is a closed form of two kinds of clock: the update
 count ``t`` and, for each plateau clock, the number of reductions so far ``k``
-(:func:`clrdsl.model.plateau_clocks` orders them). A backend keeps ``t`` and one
+(:func:`clrdsl.semantics.model.plateau_clocks` orders them). A backend keeps ``t`` and one
 :class:`State` per plateau clock beside it; reporting a metric advances the states by
 :func:`rule`, and the value is ``value(t, k)``. Nothing else is kept, so resuming is
 setting ``t`` and the states.
@@ -20,9 +20,9 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any, Callable, Iterable, Sequence
 
-from . import model as M
-from .errors import ClrdslValueError
-from .ops import MathOps
+from clrdsl.contract.ops import MathOps
+from clrdsl.diagnostics.errors import ClrdslValueError
+from clrdsl.semantics import model as M
 
 __all__ = ["State", "initial", "rule", "Tracker", "replay", "counts_at", "read_metrics"]
 
@@ -207,7 +207,7 @@ def read_metrics(path: str, column: str | None = None) -> list[tuple[int, float]
                                    found=",".join(fields))
         column = others[0]
     elif column not in others:
-        from .errors import suggestion_hint
+        from clrdsl.diagnostics.errors import suggestion_hint
 
         raise ClrdslValueError(f"{path!r} has no column `{column}`", code="E642",
                                expected="one of: " + ", ".join(others), found=column,

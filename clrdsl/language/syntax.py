@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Union
 
-from .errors import Span
+from clrdsl.diagnostics.errors import Span
+
 
 def _nospan():
     return field(default=None, compare=False, repr=False)

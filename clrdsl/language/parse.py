@@ -13,8 +13,7 @@ import sys
 import unicodedata
 from importlib import resources
 
-from . import syntax as S
-from .errors import (
+from clrdsl.diagnostics.errors import (
     ClrdslLimitError,
     ClrdslSyntaxError,
     Collector,
@@ -23,6 +22,7 @@ from .errors import (
     Span,
     suggestion_hint,
 )
+from clrdsl.language import syntax as S
 
 MAX_LENGTH = 64 * 1024
 MAX_DEPTH = 200
@@ -68,7 +68,7 @@ def _terminal_text() -> dict[str, str]:
 
 
 def parse(text: str, name: str = "<expr>", *, library: bool = False) -> S.Program:
-    """Parse clrdsl text into a :class:`~clrdsl.syntax.Program`.
+    """Parse clrdsl text into a :class:`~clrdsl.language.syntax.Program`.
 
     ``library=True`` parses definitions only (the prelude, a plugin's definitions):
     the program's body is then None. Raises :class:`ClrdslSyntaxError` (or

@@ -1,8 +1,8 @@
 """Evaluation with Python floats: the target the torch backend, the Keras callback and
 the tools (``explain``, lints) step with.
 
-Its code is generated like every backend's (:mod:`clrdsl.emit`) with
-:class:`clrdsl.ops.MathOps`, float64 through the C library's ``math``; the torch backend's
+Its code is generated like every backend's (:mod:`clrdsl.evaluation.emit`) with
+:class:`clrdsl.contract.ops.MathOps`, float64 through the C library's ``math``; the torch backend's
 standalone module is this code plus an ``LRScheduler`` wrapper.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .emit import Target, load
-from .model import CheckedSchedule
-from .ops import MathOps
+from clrdsl.contract.ops import MathOps
+from clrdsl.evaluation.emit import Target, load
+from clrdsl.semantics.model import CheckedSchedule
 
 ENTRY = '''
 def schedule(step):

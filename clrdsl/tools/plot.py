@@ -2,7 +2,7 @@
 
 Values come from the compiled NumPy backend object, the same one ``clrdsl eval``
 prints. Phase boundaries (dashed) and cycle boundaries (dotted) come from the
-semantic model (:func:`clrdsl.explain.boundaries`). matplotlib (the ``plot`` extra)
+semantic model (:func:`clrdsl.tools.explain.boundaries`). matplotlib (the ``plot`` extra)
 is imported only to write a file; the terminal plot needs nothing beyond NumPy.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .explain import boundaries, num
-from .model import CheckedSchedule
+from clrdsl.semantics.model import CheckedSchedule
+from clrdsl.tools.explain import boundaries, num
 
 FULL = 100_000  # up to this many steps every step is evaluated; beyond, a sample
 SAMPLE = 20_001
@@ -38,7 +38,7 @@ class Series:
 def default_steps(checked: list[CheckedSchedule]) -> int:
     """How many steps to draw: the run (``total_steps``), else the longest finite
     schedule, else four of the longest cycle (at least 1000 steps)."""
-    from .explain import _default_horizon
+    from clrdsl.tools.explain import _default_horizon
 
     totals = [c.bindings_dict.get("total_steps") for c in checked]
     if any(totals):
@@ -54,7 +54,7 @@ def series(checked: CheckedSchedule, n: int, label: str | None = None, group: st
     """Values of ``checked`` at steps ``[0, n)`` (every step, or a sample that keeps
     each boundary and the steps beside it). ``metrics``: a run's ``(step, value)``
     reports, for a schedule with plateau clocks (what it would have done on that run)."""
-    from .registry import get_backend
+    from clrdsl.contract.registry import get_backend
 
     compiled = get_backend("numpy").compile(checked)
     phases, cycles = boundaries(checked.root, n)

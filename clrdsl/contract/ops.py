@@ -23,6 +23,9 @@ written against it, so one definition runs everywhere:
                                 the 0-based index of the interval t falls in, decided by an
                                 exact integer comparison (where restarts and stairs begin)
 
+Optional: ``fraction(t, over)``, ``t / over`` for a clock ``0 <= t <= over`` when the
+backend's division is the IEEE quotient (so it is at most 1 without a ``minimum``).
+
 :class:`MathOps` evaluates one step with Python floats (float64, the C library's
 ``math``): the torch backend, the Keras callback and ``clrdsl explain`` step with it.
 """

@@ -9,7 +9,12 @@ def _progress(ops, t, over):
     # fraction of the way through, 1 for a zero-length ramp (t is clamped to [0, over]).
     # The minimum guards float32 under XLA, which may compute t/over as t*(1/over) and
     # fuse `1 - p` into an FMA, giving 1 - p < 0 at t = over (poly's power is then NaN).
-    return ops.minimum(ops.float(t) / over, 1.0) if over > 0 else ops.float(t) * 0.0 + 1.0
+    # A backend whose division is exact says so with `ops.fraction` (t/over as IEEE
+    # divides it, so at most 1 already) and saves the minimum.
+    if over <= 0:
+        return ops.float(t) * 0.0 + 1.0
+    fraction = getattr(ops, "fraction", None)
+    return fraction(t, over) if fraction is not None else ops.minimum(ops.float(t) / over, 1.0)
 
 
 def constant_value(ops, t, value, over):

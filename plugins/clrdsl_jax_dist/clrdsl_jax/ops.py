@@ -70,8 +70,11 @@ def exact_divisions(fn):
     tracing does twice the work, the computation one addition more per division.
     """
 
-    def run(t):
-        closed = jax.make_jaxpr(fn)(jax.ShapeDtypeStruct(jnp.shape(t), jnp.result_type(t)))
+    def run(t, *more):
+        # ``more``: the counts of plateau clocks (a pytree of arrays), passed on to ``fn``
+        leaves = jax.tree.leaves((t, more))
+        structs = jax.tree.map(lambda a: jax.ShapeDtypeStruct(jnp.shape(a), jnp.result_type(a)), (t, more))
+        closed = jax.make_jaxpr(lambda t, more: fn(t, *more))(*structs)
         zeros: dict = {}
 
         def zero(dtype):  # one opaque 0 of the step's shape per float dtype
@@ -79,7 +82,7 @@ def exact_divisions(fn):
                 zeros[dtype] = lax.optimization_barrier(t * 0).astype(dtype)
             return zeros[dtype]
 
-        (out,) = _run_keeping_divisions(closed.jaxpr, closed.consts, (t,), zero, jnp.shape(t))
+        (out,) = _run_keeping_divisions(closed.jaxpr, closed.consts, leaves, zero, jnp.shape(t))
         return out
 
     return run
@@ -127,6 +130,13 @@ def _run_keeping_divisions(jaxpr, consts, args, zero, shape):
         for v, o in zip(eqn.outvars, outs):
             env[v] = o
     return [read(v) for v in jaxpr.outvars]
+
+
+def _fraction(t, over):
+    """``t / over`` for a clock ``0 <= t <= over``: at most 1 with no ``minimum``, because
+    the schedule always runs under :func:`exact_divisions` (the IEEE quotient of
+    ``float(t) <= float(over)``)."""
+    return jnp.asarray(t, dtype=float_dtype()) / over
 
 
 def _power(a, b):
@@ -181,3 +191,4 @@ class JaxOps:
     power = staticmethod(_power)
     piecewise = staticmethod(_piecewise)
     bucket = staticmethod(_bucket)
+    fraction = staticmethod(_fraction)

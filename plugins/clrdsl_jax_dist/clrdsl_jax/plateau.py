@@ -28,7 +28,7 @@ from clrdsl.diagnostics.errors import ClrdslTypeError, ClrdslValueError
 from clrdsl.evaluation import plateau as P
 from clrdsl.semantics.model import plateau_clocks
 
-from .ops import JaxOps, as_int_step, as_value, float_dtype, int_dtype
+from .ops import JaxOps, as_int_step, as_value, exact_divisions, float_dtype, int_dtype
 
 __all__ = ["ClockState", "ScaleByPlateauState", "JaxPlateauSchedule"]
 
@@ -116,7 +116,7 @@ class JaxPlateauSchedule(Compiled):
                 "the counts do not fit the schedule's plateau clocks", code="E640",
                 expected=f"{len(self.clocks)} count(s)", found=str(len(k)),
             )
-        return as_value(self._value(t, k), t)
+        return as_value(exact_divisions(self._value)(t, k), t)  # as evaluate() does: ops.fraction needs it
 
     def __call__(self, step):
         raise ClrdslTypeError(

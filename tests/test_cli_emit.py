@@ -35,7 +35,7 @@ from clrdsl.tools.cli import main
 # (keras: `jax` is imported inside a function, only when Keras runs on JAX, and
 # `tensorflow` only for a TensorFlow step of unknown rank)
 ALLOWED_IMPORTS = {"numpy": {"numpy", "math", "operator", "fractions"},
-                   "torch": {"torch", "math", "bisect", "fractions"},
+                   "torch": {"torch", "math", "operator", "bisect", "fractions"},
                    "keras": {"keras", "numpy", "math", "operator", "jax", "tensorflow", "fractions"}}
 
 RUNNER = r'''
@@ -244,7 +244,7 @@ def test_mission_numpy_module_reads_like_the_expression():
     src = registry.get_backend("numpy").emit(clrdsl.check(SEED_EXPRS[0]))
     body = src[src.index("def value(t):"):src.index("# -- NumPy entry points")]
     assert "triangular_value(ops, t, base=0.001, max=0.006, step=2000, step_down=2000)" in body
-    assert "exp_scale_value(ops, t, gamma=0.99994, cap=float(\"inf\"))" in body
+    assert "exp_scale_value(ops, t, gamma=0.99994, cap=math.inf)" in body
     assert "return 0.001 + (v - 0.001) * k" in body
 
 

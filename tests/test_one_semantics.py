@@ -93,6 +93,19 @@ def test_float64_backends_one_meaning(expr, seed):
     assert diff <= FLOAT64_BOUND * peak(arr), (expr, diff / peak(arr))
 
 
+def test_python_float_extrema_are_the_builtins_exactly():
+    """MathOps' minimum, maximum and clip (plain functions, faster than the builtins'
+    varargs calls) return the very object min/max return: NaN, signed zeros and ints."""
+    from clrdsl.ops import MathOps
+
+    vals = [0, 1, -1, 3, 2**53 + 1, 0.0, -0.0, 1.5, -2.5, 3.0, math.inf, -math.inf, math.nan]
+    for a in vals:
+        for b in vals:
+            assert MathOps.minimum(a, b) is min(a, b) and MathOps.maximum(a, b) is max(a, b), (a, b)
+            for c in vals:
+                assert MathOps.clip(a, b, c) is min(max(a, b), c), (a, b, c)
+
+
 @settings(max_examples=max(N // 10, 20), suppress_health_check=SLOW)
 @given(expr=schedule_exprs(units=True, max_leaves=4), seed=st.integers(0, 2**32 - 1),
        cut=st.floats(0, 1))
@@ -110,6 +123,7 @@ def test_torch_scheduler_stepped_jumped_resumed(expr, seed, cut):
     stepped = []
     for _ in range(n):
         stepped.append(s.get_last_lr()[0])
+        assert s.optimizer.param_groups[0]["lr"] == stepped[-1]
         s.step()
     assert stepped == [py(i) for i in range(n)], expr
     k = int(cut * n)

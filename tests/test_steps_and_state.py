@@ -186,6 +186,13 @@ def test_torch_never_writes_a_non_finite_value():
         assert opt.param_groups[0]["lr"] == lr and s.t == 4
         s.set_step(6)
         assert opt.param_groups[0]["lr"] == 0.1
+        s.set_step(4)
+        with pytest.raises(ClrdslValueError) as info:  # step() refuses it too
+            s.step()
+        assert info.value.code == "E608" and opt.param_groups[0]["lr"] == lr and s.t == 4
+        s.set_step(6)
+        s.step()
+        assert opt.param_groups[0]["lr"] == s.get_last_lr()[0] == 0.1 and s.t == 7
     finally:
         registry.functions.unregister("spike")
 

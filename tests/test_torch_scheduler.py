@@ -122,6 +122,32 @@ def test_gradient_accumulation_by_update_count():
     assert seen == list(np.repeat(ref[:20], accum))
 
 
+def test_a_step_writes_what_a_jump_writes_whatever_the_groups_hold():
+    """step() has a short path for one expression written into float entries; a group
+    holding something else (a tensor, an int) takes the general path, and every value
+    is still the generated code's, bit for bit, in the optimizer and in get_last_lr()."""
+    expr = "triangular2(0.001, 0.006, step=5)"
+    ref = numpy_values(expr, 40)
+    opt = sgd(3, momentum=0.9)
+    s = clrdsl.compile(expr, backend="torch", optimizer=opt)
+    held = torch.tensor(0.5, dtype=torch.float64)
+    for t in range(1, 40):
+        if t == 10:
+            opt.param_groups[1]["lr"] = held  # filled in place from now on
+        if t == 20:
+            opt.param_groups[2]["lr"] = 1  # an int: replaced by the float
+        if t == 30:
+            opt.add_param_group({"params": params(), "lr": 0.7})  # not driven: reported as it is
+        s.step()
+        assert s.t == s.last_epoch == t
+        assert [float(g["lr"]) for g in opt.param_groups[:3]] == [ref[t]] * 3
+        assert s.get_last_lr()[:3] == [ref[t]] * 3 and s.get_last_lr()[3:] == ([0.7] if t >= 30 else [])
+        assert opt.param_groups[1]["lr"] is held if t >= 10 else type(opt.param_groups[1]["lr"]) is float
+        assert opt.param_groups[0]["momentum"] == 0.9
+    s.set_step(7)
+    assert s.get_last_lr()[:3] == [ref[7]] * 3
+
+
 def test_bad_steps_are_clear_errors():
     s = clrdsl.compile("constant(0.1)", backend="torch", optimizer=sgd())
     with pytest.raises(clrdsl.ClrdslValueError) as e:

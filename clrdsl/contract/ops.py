@@ -33,6 +33,7 @@ backend's division is the IEEE quotient (so it is at most 1 without a ``minimum`
 from __future__ import annotations
 
 import math
+import operator
 from bisect import bisect_right
 
 
@@ -56,10 +57,48 @@ def _exp(x):
         return math.inf
 
 
-def _pick_phase(t, starts, phases, *k):
+def _where(c, a, b):
+    return a if c else b
+
+
+def _log(x):
+    return math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan)
+
+
+def _sqrt(x):
+    return math.sqrt(x) if x >= 0 else math.nan
+
+
+def _floor(x):
+    return float(math.floor(x))
+
+
+def _ceil(x):
+    return float(math.ceil(x))
+
+
+def _minimum(a, b):
+    # min(a, b) exactly (NaN and signed zeros included), without the builtin's varargs cost
+    return b if b < a else a
+
+
+def _maximum(a, b):
+    return b if b > a else a
+
+
+def _clip(x, lo, hi):
+    x = lo if lo > x else x  # min(max(x, lo), hi)
+    return hi if hi < x else x
+
+
+def _pick_phase(t, starts, phases, k=None):
     """One step: only the phase holding ``t`` runs (O(log n) in the number of phases)."""
-    i = max(bisect_right(starts, t) - 1, 0)
-    return phases[i](t - starts[i], *k)
+    i = bisect_right(starts, t) - 1
+    if i < 0:
+        i = 0
+    if k is None:
+        return phases[i](t - starts[i])
+    return phases[i](t - starts[i], k)
 
 
 def where_chain(ops, t, starts, phases, *k):
@@ -78,30 +117,35 @@ def where_chain(ops, t, starts, phases, *k):
 
 
 class MathOps:
-    """``ops`` over Python numbers (one step at a time), in float64."""
+    """``ops`` over Python numbers (one step at a time), in float64.
+
+    Used as the class itself (never an instance), so its functions are plain class
+    attributes rather than staticmethods: CPython caches the lookup of a plain function
+    or builtin on a class (``ops.float``, ``ops.mod``, ...), not of a staticmethod, and
+    the torch scheduler runs this per optimizer update."""
 
     name = "python"
     pi = math.pi
-    float = staticmethod(float)
-    mod = staticmethod(lambda t, p: t % p)
-    floordiv = staticmethod(lambda t, p: t // p)
-    where = staticmethod(lambda c, a, b: a if c else b)
-    minimum = staticmethod(min)
-    maximum = staticmethod(max)
-    clip = staticmethod(lambda x, lo, hi: min(max(x, lo), hi))
-    bucket = staticmethod(_bucket)
-    exp = staticmethod(_exp)
-    log = staticmethod(lambda x: math.log(x) if x > 0 else (-math.inf if x == 0 else math.nan))
-    sin = staticmethod(math.sin)
-    cos = staticmethod(math.cos)
-    tan = staticmethod(math.tan)
-    tanh = staticmethod(math.tanh)
-    sqrt = staticmethod(lambda x: math.sqrt(x) if x >= 0 else math.nan)
-    abs = staticmethod(abs)
-    floor = staticmethod(lambda x: float(math.floor(x)))
-    ceil = staticmethod(lambda x: float(math.ceil(x)))
-    power = staticmethod(_power)
-    piecewise = staticmethod(_pick_phase)
+    float = float
+    mod = operator.mod
+    floordiv = operator.floordiv
+    where = _where
+    minimum = _minimum
+    maximum = _maximum
+    clip = _clip
+    bucket = _bucket
+    exp = _exp
+    log = _log
+    sin = math.sin
+    cos = math.cos
+    tan = math.tan
+    tanh = math.tanh
+    sqrt = _sqrt
+    abs = abs
+    floor = _floor
+    ceil = _ceil
+    power = _power
+    piecewise = _pick_phase
 
 
 REQUIRED_OPS = ("pi", "float", "mod", "floordiv", "where", "piecewise", "bucket", "minimum", "maximum", "clip", "exp",

@@ -659,6 +659,16 @@ class ValueGenerator:
         self.functions.append("\n".join(head + body.lines) + "\n")
         return name
 
+    def _arg(self, v: Any) -> str:
+        """A shape's or scale's argument: its literal, but ``math.inf`` for an infinity
+        (``cap=inf``), a constant where ``float("inf")`` is a call at every step."""
+        cp = self.copier
+        free = cp.imports.get("math") == "import math" or ("math" not in cp.imports and "math" not in cp.taken)
+        if isinstance(v, float) and math.isinf(v) and free:  # (else `math` means something else here)
+            cp.add_import("import math", "math")
+            return "math.inf" if v > 0 else "-math.inf"
+        return literal(v).text
+
     # schedules
     def _sched(self, body: _Body, node: M.Sched, t: Expr, bound: float) -> Expr:
         if node.length < bound:  # hold past the end: the clock stops at the length
@@ -670,7 +680,7 @@ class ValueGenerator:
             return literal(float(node.value))
         if isinstance(node, M.Prim):
             fn = self.copier.copy(node.shape.value)
-            return call(fn, "ops", t.text, *(f"{k}={literal(v).text}" for k, v in node.args))
+            return call(fn, "ops", t.text, *(f"{k}={self._arg(v)}" for k, v in node.args))
         if isinstance(node, M.Window):
             return self._sched(body, node.sched, t, node.length)
         if isinstance(node, M.Pointwise):
@@ -738,7 +748,7 @@ class ValueGenerator:
                 node = node.sched
         if isinstance(node, M.Prim) and node.shape.cycle is not None:
             fn = self.copier.copy(node.shape.cycle)
-            return call(fn, "ops", t.text, *(f"{k}={literal(v).text}" for k, v in node.args))
+            return call(fn, "ops", t.text, *(f"{k}={self._arg(v)}" for k, v in node.args))
         raise EmitError("a scale on=cycle needs a cyclic schedule", code="E513",  # the checker prevents this
                         expected="a cyclic schedule", found=type(node).__name__)
 
@@ -747,7 +757,7 @@ class ValueGenerator:
         if isinstance(node, M.ScalePrim):
             fn = self.copier.copy(node.fn.value)
             x = self._clock(node.clock, t, c)
-            return call(fn, "ops", x.text, *(f"{k}={literal(v).text}" for k, v in node.args))
+            return call(fn, "ops", x.text, *(f"{k}={self._arg(v)}" for k, v in node.args))
         if isinstance(node, M.ScaleExpr):
             x = body.let("x", call("ops.float", self._clock(node.clock, t, c).text))
             return self._x(node.body, x)

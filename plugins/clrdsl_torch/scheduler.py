@@ -134,7 +134,15 @@ class ClrdslScheduler(LRScheduler):
                 lr_pos[p[0]] = j
         self._lr_pos = lr_pos
         self._relative = any(p[4] is not None for p in self._plan)  # a product may overflow: check it
-        self._written: list[float] = []
+        # _apply's fast path, the common case: one expression whose value is written as it
+        # is (no relative factor, no betas, no plateau clocks, no capturable tensors) into
+        # entries that hold floats
+        one = len(self._schedules) == 1 and not self._plateau and not self._relative
+        plain = all(p[2] is None and not p[5] for p in self._plan)
+        self._fast = self._schedules[0] if one and plain else None
+        self._writes = tuple((p[0], p[1]) for p in self._plan)
+        # the values written at t, in the order of the plan (a float: the one value of the fast path)
+        self._written: list[float] | float = []
 
     def _read(self, s: Slot) -> float:
         v = self.optimizer.param_groups[s.group][s.key]
@@ -271,6 +279,19 @@ class ClrdslScheduler(LRScheduler):
     def _apply(self, t: int) -> None:
         """Write the values of update ``t`` and make it the clock (only if all are valid)."""
         groups = self.optimizer.param_groups
+        f = self._fast
+        if f is not None:  # the common case (see _build), in short
+            v = float(f(t))
+            if v - v == 0.0:  # finite (inf - inf and NaN are NaN); else the general path raises E608
+                for gi, key in self._writes:
+                    g = groups[gi]
+                    if type(g[key]) is not float:  # a tensor, an int: the general path (rewrites all)
+                        break
+                    g[key] = v
+                else:
+                    self._written = v
+                    self._t = t
+                    return
         values = [float(f(t)) for f in self._schedules]
         if self._relative or not all(map(math.isfinite, values)):
             _check_finite(self._plan, values, t)  # never a non-finite value into the optimizer
@@ -309,7 +330,8 @@ class ClrdslScheduler(LRScheduler):
         for i, g in enumerate(self.optimizer.param_groups):  # groups added later are read as they are
             j = self._lr_pos[i] if i < len(self._lr_pos) else None
             if j is not None:
-                out.append(self._written[j])
+                w = self._written
+                out.append(w if type(w) is float else w[j])
             else:
                 cur = g["lr"]
                 out.append(cur.clone() if isinstance(cur, torch.Tensor) else cur)

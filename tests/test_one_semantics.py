@@ -96,7 +96,7 @@ def test_float64_backends_one_meaning(expr, seed):
 def test_python_float_extrema_are_the_builtins_exactly():
     """MathOps' minimum, maximum and clip (plain functions, faster than the builtins'
     varargs calls) return the very object min/max return: NaN, signed zeros and ints."""
-    from clrdsl.ops import MathOps
+    from clrdsl.contract.ops import MathOps
 
     vals = [0, 1, -1, 3, 2**53 + 1, 0.0, -0.0, 1.5, -2.5, 3.0, math.inf, -math.inf, math.nan]
     for a in vals:

@@ -21,22 +21,36 @@ from clrdsl.semantics.model import plateau_clocks
 
 
 def _gather_phases(t, starts, phases, *k):
-    """A sequence over an array of steps: each phase runs on its own steps only (a stable
-    sort groups them), so n phases over T steps cost O(T log T + n), not O(T * n).
+    """A sequence over an array of steps: each phase runs on its own steps only, so n
+    phases over T steps cost O(T + n log T) when the steps are in order (each phase is a
+    slice, found by bisecting the steps for the phases' starts) and O(T log T + n)
+    otherwise (a stable sort groups them), never O(T * n).
     ``k`` (schedules with plateau clocks) is the tuple of counts, each an array shaped
     like ``t`` or a number; each phase gets the counts of its own steps."""
     t = np.asarray(t)
-    which = np.searchsorted(np.asarray(starts), t, side="right") - 1
-    np.maximum(which, 0, out=which)
-    if t.size and which.min() == which.max():  # one phase (a block of steps inside it)
-        i = int(which.flat[0])
+    flat_t = t.ravel()
+    if flat_t.size > 1 and bool(np.all(flat_t[1:] >= flat_t[:-1])):
+        # in order: phase i holds the steps from its start (the first also those before
+        # it, which it clamps) to the next phase's start
+        bounds = np.searchsorted(flat_t, np.asarray(starts), side="left")
+        bounds[0] = 0
+        bounds = np.append(bounds, flat_t.size)
+        order = None
+    else:
+        which = np.searchsorted(np.asarray(starts), flat_t, side="right") - 1
+        np.maximum(which, 0, out=which)
+        if len(phases) <= 1 << 16:  # NumPy sorts 16-bit integers by radix: O(T)
+            which = which.astype(np.uint16)
+        order = np.argsort(which, kind="stable")
+        bounds = np.searchsorted(which[order], np.arange(len(phases) + 1))
+    live = np.flatnonzero(np.diff(bounds)).tolist()
+    if len(live) == 1:  # one phase (a block of steps inside it)
+        i = live[0]
         return phases[i](t - starts[i], *k)
-    flat_t, flat_i = t.ravel(), which.ravel()
-    order = np.argsort(flat_i, kind="stable")
-    bounds = np.searchsorted(flat_i[order], np.arange(len(phases) + 1))
     out = np.empty(flat_t.shape, dtype=np.float64)
-    for i in np.flatnonzero(np.diff(bounds)).tolist():
-        sel = order[bounds[i]:bounds[i + 1]]
+    for i in live:
+        lo, hi = int(bounds[i]), int(bounds[i + 1])
+        sel = slice(lo, hi) if order is None else order[lo:hi]
         more = tuple(tuple(np.ravel(c)[sel] if np.ndim(c) else c for c in counts) for counts in k)
         out[sel] = phases[i](flat_t[sel] - starts[i], *more)
     return out.reshape(t.shape)

@@ -66,6 +66,13 @@ def _worker(rank, port, out_dir):
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
         json.dump({"seen": rec.seen, "max_steps": trainer.state.max_steps,
                    "world": trainer.args.world_size}, f)
+    # The Trainer leaves its gloo group open. Left to the interpreter's exit, its threads
+    # are now and then torn down unjoined ("terminate called without an active
+    # exception", SIGABRT): close it once both ranks are done.
+    import torch.distributed as dist
+
+    dist.barrier()
+    dist.destroy_process_group()
 
 
 def _free_port():

@@ -17,7 +17,7 @@ their arguments, so the same code runs on NumPy, torch and keras.ops.
 
 from __future__ import annotations
 
-from clrdsl.contract.functions import Param, ParamError, ScaleFn, Shape
+from clrdsl import Param, ParamError, ScaleFn, Shape
 
 __all__ = ["sine_wave", "sawtooth"]
 

@@ -279,9 +279,9 @@ class ClrdslScheduler(LRScheduler):
     def _apply(self, t: int) -> None:
         """Write the values of update ``t`` and make it the clock (only if all are valid)."""
         groups = self.optimizer.param_groups
-        f = self._fast
-        if f is not None:  # the common case (see _build), in short
-            v = float(f(t))
+        fast = self._fast
+        if fast is not None:  # the common case (see _build), in short
+            v = float(fast(t))
             if v - v == 0.0:  # finite (inf - inf and NaN are NaN); else the general path raises E608
                 for gi, key in self._writes:
                     g = groups[gi]
@@ -292,7 +292,9 @@ class ClrdslScheduler(LRScheduler):
                     self._written = v
                     self._t = t
                     return
-        values = [float(f(t)) for f in self._schedules]
+            values = [v]  # the general path goes on from the value already computed
+        else:
+            values = [float(f(t)) for f in self._schedules]
         if self._relative or not all(map(math.isfinite, values)):
             _check_finite(self._plan, values, t)  # never a non-finite value into the optimizer
         written = []

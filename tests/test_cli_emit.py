@@ -269,12 +269,12 @@ def test_sequences_are_one_function_per_phase_and_the_same_code_on_every_backend
 BUMP_HEIGHT = 2.0
 
 
-def _progress(ops, t, over):  # the same name as a stdlib helper: the copy must be renamed
+def _ended(ops, t, over):  # the same name as a stdlib helper linear copies: this copy must be renamed
     return ops.minimum(ops.float(t) / over, 1.0)
 
 
 def bump_value(ops, t, peak, over):
-    p = _progress(ops, t, over)
+    p = _ended(ops, t, over)
     return peak * BUMP_HEIGHT * p * (1.0 - p)
 
 
@@ -300,8 +300,8 @@ def bump():
 def test_third_party_shape_and_backend(bump):
     checked = clrdsl.check("linear(0.01, 0.1, over=100) >> bump(0.1, over=400)")
     src = emit_module(checked, PLAIN)
-    assert "def _progress_2(ops, t, over):" in src  # the plugin's helper, renamed
-    assert "p = _progress_2(ops, t, over)" in src
+    assert "def _ended_2(ops, t, over):" in src  # the plugin's helper, renamed
+    assert "p = _ended_2(ops, t, over)" in src
     assert "BUMP_HEIGHT = 2.0" in src
     assert "class PlainOps(MathOps):" in src and "class MathOps:" in src  # its base copied too
     ns: dict = {}

@@ -17,14 +17,17 @@ written against it, so one definition runs everywhere:
                                 A schedule with plateau clocks passes ``k``, the tuple of
                                 their counts (each a number, or an array shaped like
                                 ``t``), on to each phase: ``phase(clock, k)``
+    fraction(t, over)           ``t / over`` as a float, for a clock ``0 <= t <= over``
+                                (``over > 0``): the progress of a ramp, never above 1.
+                                Where division is the IEEE quotient (Python floats,
+                                NumPy, JAX's exact divisions) that is the plain division;
+                                a backend whose compiler may rewrite it (Keras under XLA)
+                                guards it with a minimum
     minimum, maximum, clip(x, lo, hi)
     exp, log, sin, cos, tan, tanh, sqrt, abs, floor, ceil, power(a, b)
     bucket(t, edges)            how many of ``edges`` (a sorted list of Python ints) are <= t:
                                 the 0-based index of the interval t falls in, decided by an
                                 exact integer comparison (where restarts and stairs begin)
-
-Optional: ``fraction(t, over)``, ``t / over`` for a clock ``0 <= t <= over`` when the
-backend's division is the IEEE quotient (so it is at most 1 without a ``minimum``).
 
 :class:`MathOps` evaluates one step with Python floats (float64, the C library's
 ``math``): the torch backend, the Keras callback and ``clrdsl explain`` step with it.
@@ -75,6 +78,10 @@ def _floor(x):
 
 def _ceil(x):
     return float(math.ceil(x))
+
+
+def _fraction(t, over):
+    return float(t) / over  # the IEEE quotient of float(t) <= float(over): at most 1
 
 
 def _minimum(a, b):
@@ -130,6 +137,7 @@ class MathOps:
     mod = operator.mod
     floordiv = operator.floordiv
     where = _where
+    fraction = _fraction
     minimum = _minimum
     maximum = _maximum
     clip = _clip
@@ -148,8 +156,8 @@ class MathOps:
     piecewise = _pick_phase
 
 
-REQUIRED_OPS = ("pi", "float", "mod", "floordiv", "where", "piecewise", "bucket", "minimum", "maximum", "clip", "exp",
-                "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "floor", "ceil", "power")
+REQUIRED_OPS = ("pi", "float", "mod", "floordiv", "where", "piecewise", "bucket", "fraction", "minimum", "maximum",
+                "clip", "exp", "log", "sin", "cos", "tan", "tanh", "sqrt", "abs", "floor", "ceil", "power")
 
 
 def missing_ops(ops) -> list[str]:

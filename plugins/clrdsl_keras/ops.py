@@ -466,6 +466,13 @@ def _clip(x, lo, hi):
     return _minimum(_maximum(x, lo), hi)
 
 
+def _fraction(t, over):
+    # XLA (TensorFlow's jit_compile, the JAX backend) may compute t/over as t*(1/over) and
+    # fuse `1 - p` into an FMA: an ulp above 1 at t = over, where poly's power would give
+    # NaN. The minimum keeps the progress of a ramp within [0, 1].
+    return _minimum(_float(t) / over, 1.0)
+
+
 # -- floats ---------------------------------------------------------------------------
 
 
@@ -538,6 +545,7 @@ class KerasOps:
     mod = staticmethod(_mod)
     floordiv = staticmethod(_floordiv)
     where = staticmethod(_where)
+    fraction = staticmethod(_fraction)
     minimum = staticmethod(_minimum)
     maximum = staticmethod(_maximum)
     clip = staticmethod(_clip)

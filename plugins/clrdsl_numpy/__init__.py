@@ -63,6 +63,7 @@ class NumpyOps:
     mod = staticmethod(np.mod)
     floordiv = staticmethod(np.floor_divide)
     where = staticmethod(np.where)
+    fraction = staticmethod(lambda t, over: np.asarray(t, dtype=np.float64) / over)  # IEEE: at most 1
     minimum = staticmethod(np.minimum)
     maximum = staticmethod(np.maximum)
     clip = staticmethod(np.clip)

@@ -5,18 +5,6 @@ import math
 from clrdsl.contract.functions import Param, ParamError, Shape
 
 
-def _progress(ops, t, over):
-    # fraction of the way through, 1 for a zero-length ramp (t is clamped to [0, over]).
-    # The minimum guards float32 under XLA, which may compute t/over as t*(1/over) and
-    # fuse `1 - p` into an FMA, giving 1 - p < 0 at t = over (poly's power is then NaN).
-    # A backend whose division is exact says so with `ops.fraction` (t/over as IEEE
-    # divides it, so at most 1 already) and saves the minimum.
-    if over <= 0:
-        return ops.float(t) * 0.0 + 1.0
-    fraction = getattr(ops, "fraction", None)
-    return fraction(t, over) if fraction is not None else ops.minimum(ops.float(t) / over, 1.0)
-
-
 def constant_value(ops, t, value, over):
     return ops.float(t) * 0.0 + value
 
@@ -30,14 +18,14 @@ def _ended(ops, t, end):
 def linear_value(ops, t, start, end, over):
     if over == 0:
         return _ended(ops, t, end)
-    p = _progress(ops, t, over)
+    p = ops.fraction(t, over)
     return start + (end - start) * p
 
 
 def cosine_value(ops, t, start, end, over):
     if over == 0:
         return _ended(ops, t, end)
-    p = _progress(ops, t, over)
+    p = ops.fraction(t, over)
     return end + (start - end) / 2.0 * (ops.cos(ops.pi * p) + 1.0)
 
 
@@ -57,21 +45,21 @@ def _geometric(ops, p, start, end):
 def exponential_value(ops, t, start, end, over):
     if over == 0:
         return _ended(ops, t, end)
-    p = _progress(ops, t, over)
+    p = ops.fraction(t, over)
     return _geometric(ops, p, start, end)
 
 
 def poly_value(ops, t, start, end, over, power):
     if over == 0:
         return _ended(ops, t, end)
-    p = _progress(ops, t, over)
+    p = ops.fraction(t, over)
     return end + (start - end) * ops.power(1.0 - p, power)
 
 
 def interp_value(ops, t, start, end, over, kind):
     if over == 0:
         return _ended(ops, t, end)
-    p = _progress(ops, t, over)
+    p = ops.fraction(t, over)
     if kind == "cos":
         return end + (start - end) / 2.0 * (ops.cos(ops.pi * p) + 1.0)
     if kind == "exp":
@@ -84,7 +72,7 @@ def interp_value(ops, t, start, end, over, kind):
 def range_test_value(ops, t, start, end, over, mode):
     if over == 0:
         return _ended(ops, t, end)
-    p = _progress(ops, t, over)
+    p = ops.fraction(t, over)
     if mode == "exp":
         return _geometric(ops, p, start, end)
     return start + (end - start) * p
